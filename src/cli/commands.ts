@@ -1,0 +1,6 @@
+/** Every command of the CLI, in the order `vitsim --help` lists them. */
+import type { CommandModule } from 'yargs';
+import { archCommand } from './arch.js';
+
+// Each module declares its own argument types; the list only needs them as commands.
+export const commands: CommandModule<object, never>[] = [archCommand as unknown as CommandModule<object, never>];

@@ -1,0 +1,35 @@
+/**
+ * The `vitsim` command line: one file per command in this folder, each a yargs command module.
+ * User mistakes (UserError, bad flags) print one line and exit non-zero; bugs keep their stack trace.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UserError } from '../config/errors.js';
+import { commands } from './commands.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const parser = yargs(argv)
+    .scriptName('vitsim')
+    .usage('$0 <command> [options]\n\nSimulator and design-space explorer for accelerators that run quantized Vision Transformers.')
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UserError(`vitsim: ${message}`);
+    });
+  for (const command of commands) parser.command(command);
+  await parser.parseAsync();
+}
+
+try {
+  await main(hideBin(process.argv));
+} catch (err) {
+  if (err instanceof UserError) {
+    process.stderr.write(`${err.message.split('\n')[0]}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The float GEMM the model code calls: same semantics as gemmReference, bit for bit, but run by the
+ * WebAssembly SIMD kernel in src/kernels/assembly/gemm.ts (compiled to build/wasm/gemm.wasm by
+ * `npm run build:wasm`).
+ *
+ *   c[m,n] (+)= Σ_k op(a)[m,k] · op(b)[k,n]      row-major; transA: a is [K,M]; transB: b is [N,K]
+ *
+ * Operands are copied into the wasm linear memory, multiplied there and c is copied back: the
+ * copies are O(mk + kn + mn) against O(mkn) work, and they keep callers on plain Float32Arrays.
+ * Each thread that imports this module gets its own instance and memory, so worker threads that
+ * split a product by rows need no locking (and, since no thread splits k, stay deterministic).
+ */
+import { readFileSync } from 'node:fs';
+import { gemmReference, type GemmShape } from './gemm-reference.js';
+
+export type { GemmShape } from './gemm-reference.js';
+
+/**
+ * Below this many multiply-adds the reference loop wins: the wasm path pays for a call, the
+ * operand copies and the packing whatever the size. Measured with bench/kernels.bench.ts.
+ */
+const SMALL_MACS = 4096;
+
+export function gemm(a: Float32Array, b: Float32Array, c: Float32Array, shape: GemmShape): void {
+  if (shape.m * shape.k * shape.n < SMALL_MACS) {
+    checkShape(a, b, c, shape);
+    gemmReference(a, b, c, shape);
+  } else {
+    gemmWasm(a, b, c, shape);
+  }
+}
+
+/** The wasm kernel whatever the size (gemm picks it for all but tiny products); tests and bench call it directly. */
+export function gemmWasm(a: Float32Array, b: Float32Array, c: Float32Array, shape: GemmShape): void {
+  const { m, k, n, transA = false, transB = false, accumulate = false } = shape;
+  checkShape(a, b, c, shape);
+  const kernel = instance();
+  const aBytes = align(m * k * 4);
+  const bBytes = align(k * n * 4);
+  const cBytes = align(m * n * 4);
+  const aPtr = kernel.base;
+  const bPtr = aPtr + aBytes;
+  const cPtr = bPtr + bBytes;
+  const scratch = cPtr + cBytes;
+  const heap = reserve(kernel, scratch + kernel.exports.scratchBytes(n));
+  heap.set(a.subarray(0, m * k), aPtr >>> 2);
+  heap.set(b.subarray(0, k * n), bPtr >>> 2);
+  if (accumulate) heap.set(c.subarray(0, m * n), cPtr >>> 2);
+  kernel.exports.gemm(aPtr, bPtr, cPtr, m, k, n, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, scratch);
+  c.set(heap.subarray(cPtr >>> 2, (cPtr >>> 2) + m * n));
+}
+
+/**
+ * The slice of the WebAssembly JS API used here. The project compiles against lib ES2022 without
+ * DOM, and @types/node 20 does not declare the WebAssembly global, so it is typed locally.
+ */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+interface KernelExports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  scratchBytes(n: number): number;
+  gemm(
+    a: number, b: number, c: number, m: number, k: number, n: number,
+    transA: number, transB: number, accumulate: number, scratch: number,
+  ): void;
+}
+
+interface Kernel {
+  exports: KernelExports;
+  /** First byte the host may use: everything below belongs to the AssemblyScript runtime. */
+  base: number;
+  /** A view of the whole memory, rebuilt whenever the memory grows (growing detaches the old one). */
+  heap: Float32Array;
+}
+
+let loaded: Kernel | undefined;
+
+/** Instantiated on first use, so importing this module costs nothing for code that never multiplies. */
+function instance(): Kernel {
+  if (loaded) return loaded;
+  const url = new URL('../../build/wasm/gemm.wasm', import.meta.url);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(url);
+  } catch (cause) {
+    throw new Error(`${url.pathname} is missing: run \`npm run build:wasm\` to compile the GEMM kernel`, { cause });
+  }
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as KernelExports;
+  loaded = { exports, base: align(exports.heapBase()), heap: new Float32Array(exports.memory.buffer) };
+  return loaded;
+}
+
+function reserve(kernel: Kernel, bytes: number): Float32Array {
+  const memory = kernel.exports.memory;
+  if (memory.buffer.byteLength < bytes) {
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+  }
+  if (kernel.heap.buffer !== memory.buffer) kernel.heap = new Float32Array(memory.buffer);
+  return kernel.heap;
+}
+
+function checkShape(a: Float32Array, b: Float32Array, c: Float32Array, { m, k, n }: GemmShape): void {
+  for (const [name, v] of [['m', m], ['k', k], ['n', n]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`gemm: ${name} must be a non-negative integer, got ${v}`);
+  }
+  if (a.length < m * k) throw new RangeError(`gemm: a holds ${a.length} floats, needs m·k = ${m * k}`);
+  if (b.length < k * n) throw new RangeError(`gemm: b holds ${b.length} floats, needs k·n = ${k * n}`);
+  if (c.length < m * n) throw new RangeError(`gemm: c holds ${c.length} floats, needs m·n = ${m * n}`);
+}
+
+/** 64-byte alignment: v128 loads never straddle a cache line. */
+function align(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { gemm, gemmWasm } from '../../src/kernels/gemm.js';
+import { gemmReference, type GemmShape } from '../../src/kernels/gemm-reference.js';
+
+/** Deterministic operands in [-1, 1) with full float32 mantissas, so every rounding step matters. */
+function randomFloats(length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Runs both kernels on the same operands and returns their outputs as bytes, for exact comparison. */
+function bothKernels(shape: GemmShape, seed: number, fastKernel = gemmWasm): { fast: Uint8Array; reference: Uint8Array } {
+  const { m, k, n } = shape;
+  const a = randomFloats(m * k, seed);
+  const b = randomFloats(k * n, seed + 1);
+  const c0 = randomFloats(m * n, seed + 2);
+  const fast = c0.slice();
+  const reference = c0.slice();
+  fastKernel(a, b, fast, shape);
+  gemmReference(a, b, reference, shape);
+  return { fast: new Uint8Array(fast.buffer), reference: new Uint8Array(reference.buffer) };
+}
+
+const dim = (max: number) => fc.oneof(fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17), fc.integer({ min: 1, max }));
+
+describe('wasm SIMD gemm', () => {
+  it('equals the reference bit for bit on random shapes, all trans combinations, with and without accumulate', () => {
+    fc.assert(
+      fc.property(
+        dim(70), dim(70), dim(70), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 2 ** 30 }),
+        (m, k, n, transA, transB, accumulate, seed) => {
+          const { fast, reference } = bothKernels({ m, k, n, transA, transB, accumulate }, seed);
+          expect(fast).toEqual(reference);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('equals the reference bit for bit across several k blocks (k beyond the kernel block of 256)', () => {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const { fast, reference } = bothKernels({ m: 13, k: 600, n: 21, transA, transB, accumulate }, 7);
+          expect(fast).toEqual(reference);
+        }
+      }
+    }
+  });
+
+  it('gemm (size-dispatched) equals the reference bit for bit on the model shapes (forward, backward, attention)', () => {
+    const shapes: GemmShape[] = [
+      { m: 200, k: 192, n: 192, transB: true },            // y = x·Wᵀ
+      { m: 200, k: 192, n: 10, transB: true },             // classifier head
+      { m: 200, k: 64, n: 192 },                           // dx = dy·W
+      { m: 64, k: 200, n: 192, transA: true, accumulate: true }, // dW += dyᵀ·x
+      { m: 50, k: 32, n: 50, transB: true },               // scores = q·kᵀ
+      { m: 50, k: 50, n: 32 },                             // P·V
+    ];
+    shapes.forEach((shape, i) => {
+      const { fast, reference } = bothKernels(shape, 100 + i, gemm);
+      expect(fast).toEqual(reference);
+    });
+  });
+
+  it('overwrites c with zeros when k is 0, and leaves it alone when accumulating', () => {
+    const c = new Float32Array([1, 2, 3, 4, 5, 6]);
+    gemmWasm(new Float32Array(0), new Float32Array(0), c, { m: 2, k: 0, n: 3, accumulate: true });
+    expect(Array.from(c)).toEqual([1, 2, 3, 4, 5, 6]);
+    const big = randomFloats(64 * 70, 3);
+    gemmWasm(new Float32Array(0), new Float32Array(0), big, { m: 64, k: 0, n: 70 });
+    expect(big.every((v) => Object.is(v, 0))).toBe(true);
+  });
+
+  it('rejects operands shorter than the shape says', () => {
+    expect(() => gemmWasm(new Float32Array(5), new Float32Array(6), new Float32Array(4), { m: 2, k: 3, n: 2 })).toThrow(/a holds 5 floats/);
+  });
+});

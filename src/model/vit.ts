@@ -14,7 +14,16 @@
  * one GEMM import (layers/matmul.ts).
  */
 
-import type { ViTConfig, ViTParams } from './config.js';
+import {
+  configProblem, headDim, LAYER_NORM_EPS, mlpHidden, numPatches, numTokens, paramShapes,
+  type Tensor, type ViTConfig, type ViTParams,
+} from './config.js';
+import { attentionBackward, attentionForward, type AttentionShape } from './layers/attention.js';
+import { geluBackward, geluForward } from './layers/gelu.js';
+import { layerNormBackward, layerNormForward } from './layers/layer-norm.js';
+import { linearBackward, linearForward } from './layers/linear.js';
+import { im2col, patchEmbedBackward, patchEmbedForward, type PatchShape } from './layers/patch-embed.js';
+import { createRng, truncatedNormal } from './random.js';
 
 /** What one block's backward needs; each field also names the input of a timm layer (for calibration). */
 export interface BlockActivations {
@@ -62,10 +71,39 @@ export interface ViTActivations {
   clsNormed: Float32Array;
 }
 
+/**
+ * timm's initialisation (`VisionTransformer.init_weights` with mode '', `init_weights_vit_timm`):
+ * every nn.Linear weight trunc_normal(std .02) with zero bias, pos_embed trunc_normal(std .02),
+ * LayerNorm weight 1 and bias 0. The class token gets trunc_normal(std .02) as in DeiT (newer timm
+ * uses normal(std 1e-6); either is overwritten within a few steps). patch_embed.proj is an nn.Conv2d,
+ * which timm leaves at PyTorch's default: weight and bias uniform in ±1/√fan_in (kaiming_uniform
+ * with a = √5), fan_in = C·P·P. Deterministic: parameters are drawn in state_dict order from one seed.
+ */
 export function initViT(config: ViTConfig, seed: number): ViTParams {
-  throw new Error(`initViT: not implemented yet (${config.embedDim}, ${seed})`);
+  checkConfig(config);
+  const rng = createRng(seed);
+  const params: ViTParams = new Map();
+  const fanInPatch = config.inChans * config.patchSize * config.patchSize;
+  for (const [name, shape] of paramShapes(config)) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (name.startsWith('patch_embed.proj.')) {
+      const bound = 1 / Math.sqrt(fanInPatch);
+      for (let i = 0; i < data.length; i++) data[i] = (2 * rng.nextFloat() - 1) * bound;
+    } else if (/norm\d?\.weight$/.test(name)) {
+      data.fill(1);
+    } else if (name.endsWith('.weight') || name === 'pos_embed' || name === 'cls_token') {
+      // timm's trunc_normal_(std=.02) keeps PyTorch's default absolute bounds [−2, 2].
+      for (let i = 0; i < data.length; i++) data[i] = truncatedNormal(rng, 0, 0.02, -2, 2);
+    }
+    params.set(name, { shape: [...shape], data });
+  }
+  return params;
 }
 
+/**
+ * images [B, C, H, W] (already normalised) → logits [B, numClasses]. With keep, also the activations
+ * vitBackward needs (and that calibration can read: each names the input of a timm layer).
+ */
 export function vitForward(
   config: ViTConfig,
   params: ViTParams,
@@ -73,9 +111,100 @@ export function vitForward(
   batch: number,
   keep: boolean,
 ): { logits: Float32Array; activations?: ViTActivations } {
-  throw new Error(`vitForward: not implemented yet (${config.embedDim}, ${params.size}, ${images.length}, ${batch}, ${keep})`);
+  checkConfig(config);
+  checkTensors(config, params, 'params');
+  const c = config.inChans;
+  const s = config.imgSize;
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`vitForward: batch must be a positive integer, got ${batch}`);
+  if (images.length !== batch * c * s * s) {
+    throw new RangeError(`vitForward: images hold ${images.length} floats, expected B·C·H·W = ${batch}·${c}·${s}·${s}`);
+  }
+  const d = config.embedDim;
+  const np = numPatches(config);
+  const t = numTokens(config);
+  const m = batch * t;
+  const hidden = mlpHidden(config);
+  const p = (name: string): Float32Array => (params.get(name) as Tensor).data;
+  const patchShape: PatchShape = { batch, channels: c, imgSize: s, patchSize: config.patchSize };
+  const attnShape: AttentionShape = { batch, tokens: t, heads: config.numHeads, headDim: headDim(config) };
+
+  const patches = new Float32Array(batch * np * c * config.patchSize ** 2);
+  im2col(images, patches, patchShape);
+  const embedded = new Float32Array(batch * np * d);
+  patchEmbedForward(patches, p('patch_embed.proj.weight'), p('patch_embed.proj.bias'), embedded, patchShape, d);
+
+  // x = cat(cls_token, patch tokens) + pos_embed: token 0 of each image is the class token.
+  let x = new Float32Array(m * d);
+  const cls = p('cls_token');
+  const pos = p('pos_embed');
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < d; j++) x[b * t * d + j] = cls[j] + pos[j];
+    for (let i = 1; i < t; i++) {
+      const dst = (b * t + i) * d;
+      const src = (b * np + i - 1) * d;
+      for (let j = 0; j < d; j++) x[dst + j] = embedded[src + j] + pos[i * d + j];
+    }
+  }
+
+  const blocks: BlockActivations[] = [];
+  const branch = new Float32Array(m * d);
+  const newBlockBuffers = (input: Float32Array): BlockActivations => ({
+    input,
+    norm1Mean: new Float32Array(m),
+    norm1Rstd: new Float32Array(m),
+    norm1Out: new Float32Array(m * d),
+    qkv: new Float32Array(m * 3 * d),
+    attnProbs: new Float32Array(batch * config.numHeads * t * t),
+    attnOut: new Float32Array(m * d),
+    afterAttn: new Float32Array(m * d),
+    norm2Mean: new Float32Array(m),
+    norm2Rstd: new Float32Array(m),
+    norm2Out: new Float32Array(m * d),
+    fc1Out: new Float32Array(m * hidden),
+    geluOut: new Float32Array(m * hidden),
+  });
+  // Without keep, one set of buffers serves every block: each block overwrites all of it.
+  const shared = keep ? undefined : newBlockBuffers(x);
+  for (let i = 0; i < config.depth; i++) {
+    const pre = `blocks.${i}.`;
+    const a = shared ?? newBlockBuffers(x);
+    a.input = x;
+    // x = x + attn(norm1(x))
+    layerNormForward(x, p(pre + 'norm1.weight'), p(pre + 'norm1.bias'), a.norm1Out, a.norm1Mean, a.norm1Rstd, m, d, LAYER_NORM_EPS);
+    linearForward(a.norm1Out, p(pre + 'attn.qkv.weight'), p(pre + 'attn.qkv.bias'), a.qkv, m, d, 3 * d);
+    attentionForward(a.qkv, a.attnOut, a.attnProbs, attnShape);
+    linearForward(a.attnOut, p(pre + 'attn.proj.weight'), p(pre + 'attn.proj.bias'), branch, m, d, d);
+    for (let j = 0; j < m * d; j++) a.afterAttn[j] = x[j] + branch[j];
+    // x = x + mlp(norm2(x))
+    layerNormForward(a.afterAttn, p(pre + 'norm2.weight'), p(pre + 'norm2.bias'), a.norm2Out, a.norm2Mean, a.norm2Rstd, m, d, LAYER_NORM_EPS);
+    linearForward(a.norm2Out, p(pre + 'mlp.fc1.weight'), p(pre + 'mlp.fc1.bias'), a.fc1Out, m, d, hidden);
+    geluForward(a.fc1Out, a.geluOut, m * hidden);
+    linearForward(a.geluOut, p(pre + 'mlp.fc2.weight'), p(pre + 'mlp.fc2.bias'), branch, m, hidden, d);
+    const next = new Float32Array(m * d);
+    for (let j = 0; j < m * d; j++) next[j] = a.afterAttn[j] + branch[j];
+    if (keep) blocks.push(a);
+    x = next;
+  }
+
+  // logits = head(norm(x)[:, 0]): only the class tokens are normalised (see ViTActivations).
+  const clsRows = new Float32Array(batch * d);
+  for (let b = 0; b < batch; b++) clsRows.set(x.subarray(b * t * d, b * t * d + d), b * d);
+  const normMean = new Float32Array(batch);
+  const normRstd = new Float32Array(batch);
+  const clsNormed = new Float32Array(batch * d);
+  layerNormForward(clsRows, p('norm.weight'), p('norm.bias'), clsNormed, normMean, normRstd, batch, d, LAYER_NORM_EPS);
+  const logits = new Float32Array(batch * config.numClasses);
+  linearForward(clsNormed, p('head.weight'), p('head.bias'), logits, batch, d, config.numClasses);
+
+  if (!keep) return { logits };
+  return { logits, activations: { batch, patches, blocks, output: x, normMean, normRstd, clsNormed } };
 }
 
+/**
+ * Back-propagates dLogits [B, numClasses] (e.g. softmaxCrossEntropy's) through the forward that kept
+ * `activations`, adding every parameter's gradient into `grads` (same names and shapes as params;
+ * zero it first, or let it accumulate over micro-batches).
+ */
 export function vitBackward(
   config: ViTConfig,
   params: ViTParams,
@@ -83,13 +212,115 @@ export function vitBackward(
   dLogits: Float32Array,
   grads: ViTParams,
 ): void {
-  throw new Error(`vitBackward: not implemented yet (${config.embedDim}, ${params.size}, ${activations.batch}, ${dLogits.length}, ${grads.size})`);
+  checkConfig(config);
+  checkTensors(config, params, 'params');
+  checkTensors(config, grads, 'grads');
+  const { batch } = activations;
+  if (activations.blocks.length !== config.depth) {
+    throw new Error(`vitBackward: activations hold ${activations.blocks.length} blocks, the config has ${config.depth} (was the forward run with keep = true?)`);
+  }
+  if (dLogits.length !== batch * config.numClasses) {
+    throw new RangeError(`vitBackward: dLogits hold ${dLogits.length} floats, expected B·numClasses = ${batch}·${config.numClasses}`);
+  }
+  const d = config.embedDim;
+  const np = numPatches(config);
+  const t = numTokens(config);
+  const m = batch * t;
+  const hidden = mlpHidden(config);
+  const p = (name: string): Float32Array => (params.get(name) as Tensor).data;
+  const g = (name: string): Float32Array => (grads.get(name) as Tensor).data;
+  const attnShape: AttentionShape = { batch, tokens: t, heads: config.numHeads, headDim: headDim(config) };
+
+  // head and final norm, on the class tokens only.
+  const dClsNormed = new Float32Array(batch * d);
+  linearBackward(activations.clsNormed, p('head.weight'), dLogits, dClsNormed, g('head.weight'), g('head.bias'), batch, d, config.numClasses);
+  const clsRows = new Float32Array(batch * d);
+  for (let b = 0; b < batch; b++) clsRows.set(activations.output.subarray(b * t * d, b * t * d + d), b * d);
+  const dClsRows = new Float32Array(batch * d);
+  layerNormBackward(clsRows, p('norm.weight'), activations.normMean, activations.normRstd, dClsNormed, dClsRows, g('norm.weight'), g('norm.bias'), batch, d);
+
+  // dx: gradient of the residual stream, updated in place block by block.
+  const dx = new Float32Array(m * d);
+  for (let b = 0; b < batch; b++) dx.set(dClsRows.subarray(b * d, b * d + d), b * t * d);
+  const dNorm = new Float32Array(m * d);
+  const dResidual = new Float32Array(m * d);
+  const dHidden = new Float32Array(m * hidden);
+  const dFc1Out = new Float32Array(m * hidden);
+  const dAttnOut = new Float32Array(m * d);
+  const dQkv = new Float32Array(m * 3 * d);
+  for (let i = config.depth - 1; i >= 0; i--) {
+    const pre = `blocks.${i}.`;
+    const a = activations.blocks[i];
+    // x_out = afterAttn + fc2(gelu(fc1(norm2(afterAttn))))
+    linearBackward(a.geluOut, p(pre + 'mlp.fc2.weight'), dx, dHidden, g(pre + 'mlp.fc2.weight'), g(pre + 'mlp.fc2.bias'), m, hidden, d);
+    geluBackward(a.fc1Out, dHidden, dFc1Out, m * hidden);
+    linearBackward(a.norm2Out, p(pre + 'mlp.fc1.weight'), dFc1Out, dNorm, g(pre + 'mlp.fc1.weight'), g(pre + 'mlp.fc1.bias'), m, d, hidden);
+    layerNormBackward(a.afterAttn, p(pre + 'norm2.weight'), a.norm2Mean, a.norm2Rstd, dNorm, dResidual, g(pre + 'norm2.weight'), g(pre + 'norm2.bias'), m, d);
+    for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
+    // afterAttn = input + proj(attention(qkv(norm1(input))))
+    linearBackward(a.attnOut, p(pre + 'attn.proj.weight'), dx, dAttnOut, g(pre + 'attn.proj.weight'), g(pre + 'attn.proj.bias'), m, d, d);
+    attentionBackward(a.qkv, a.attnProbs, dAttnOut, dQkv, attnShape);
+    linearBackward(a.norm1Out, p(pre + 'attn.qkv.weight'), dQkv, dNorm, g(pre + 'attn.qkv.weight'), g(pre + 'attn.qkv.bias'), m, d, 3 * d);
+    layerNormBackward(a.input, p(pre + 'norm1.weight'), a.norm1Mean, a.norm1Rstd, dNorm, dResidual, g(pre + 'norm1.weight'), g(pre + 'norm1.bias'), m, d);
+    for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
+  }
+
+  // x0 = cat(cls_token, patch tokens) + pos_embed
+  const dCls = g('cls_token');
+  const dPos = g('pos_embed');
+  const dEmbedded = new Float32Array(batch * np * d);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < t; i++) {
+      const src = (b * t + i) * d;
+      for (let j = 0; j < d; j++) dPos[i * d + j] += dx[src + j];
+    }
+    for (let j = 0; j < d; j++) dCls[j] += dx[b * t * d + j];
+    dEmbedded.set(dx.subarray((b * t + 1) * d, (b + 1) * t * d), b * np * d);
+  }
+  const patchShape: PatchShape = { batch, channels: config.inChans, imgSize: config.imgSize, patchSize: config.patchSize };
+  patchEmbedBackward(activations.patches, p('patch_embed.proj.weight'), dEmbedded, g('patch_embed.proj.weight'), g('patch_embed.proj.bias'), patchShape, d);
 }
 
+/** Zero tensors with the names and shapes of params (a gradient buffer for vitBackward). */
 export function zerosLike(params: ViTParams): ViTParams {
-  throw new Error(`zerosLike: not implemented yet (${params.size})`);
+  const zeros: ViTParams = new Map();
+  for (const [name, tensor] of params) zeros.set(name, { shape: [...tensor.shape], data: new Float32Array(tensor.data.length) });
+  return zeros;
 }
 
+/** pixels [B, C, H, W] in [0, 1] → (pixel − mean[c]) / std[c], as torchvision's Normalize. */
 export function normaliseImages(config: ViTConfig, pixels: Float32Array, batch: number): Float32Array {
-  throw new Error(`normaliseImages: not implemented yet (${config.inChans}, ${pixels.length}, ${batch})`);
+  const plane = config.imgSize * config.imgSize;
+  const c = config.inChans;
+  if (pixels.length !== batch * c * plane) {
+    throw new RangeError(`normaliseImages: pixels hold ${pixels.length} floats, expected B·C·H·W = ${batch}·${c}·${config.imgSize}·${config.imgSize}`);
+  }
+  const out = new Float32Array(pixels.length);
+  for (let b = 0; b < batch; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const mean = Math.fround(config.mean[ch]);
+      const std = Math.fround(config.std[ch]);
+      const base = (b * c + ch) * plane;
+      // float32 subtract, then divide (rounded once on store): the same bits as PyTorch's sub_().div_().
+      for (let i = 0; i < plane; i++) out[base + i] = Math.fround(pixels[base + i] - mean) / std;
+    }
+  }
+  return out;
+}
+
+function checkConfig(config: ViTConfig): void {
+  const problem = configProblem(config);
+  if (problem) throw new Error(`ViT config: ${problem}`);
+}
+
+/** Every timm tensor present with its shape; a checkpoint that loaded wrongly fails here, by name. */
+function checkTensors(config: ViTConfig, tensors: ViTParams, what: string): void {
+  for (const [name, shape] of paramShapes(config)) {
+    const tensor = tensors.get(name);
+    if (!tensor) throw new Error(`${what}: missing tensor ${name}`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (tensor.data.length !== size || tensor.shape.join(',') !== shape.join(',')) {
+      throw new Error(`${what}: ${name} has shape [${tensor.shape.join(', ')}] (${tensor.data.length} floats), expected [${shape.join(', ')}]`);
+    }
+  }
 }

@@ -1,0 +1,394 @@
+/**
+ * SCALE-Sim v2's view of one GEMM, computed in closed form instead of by replaying operand traces:
+ * the same cycle counts, utilisations, SRAM and DRAM access counts and start/stop cycles that
+ * SCALE-Sim writes to COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv, in its
+ * counting conventions and with its quirks (docs/scalesim-compat.md lists each one and its formula).
+ *
+ * What is exact (checked against 237 reference runs in test/hw/scalesim-reference.test.ts): compute
+ * cycles, mapping efficiency, compute utilisation, overall utilisation, SRAM reads/writes, and in
+ * CALC mode the DRAM reads and writes with their start/stop cycles. USER-mode stalls are vitsim's own
+ * bandwidth estimate, not SCALE-Sim's prefetcher (see `userModeStallCycles`).
+ */
+import { foldMapping, foldShape, type FoldMapping } from '../fold.js';
+import type { Gemm } from '../gemm.js';
+import type { ScaleSimConfig } from './config.js';
+
+/** Accesses to one buffer and the cycles of the first and the last. */
+export interface Accesses {
+  count: number;
+  startCycle: number;
+  stopCycle: number;
+}
+
+export interface OperandAccesses {
+  ifmap: Accesses;
+  filter: Accesses;
+  ofmap: Accesses;
+}
+
+/** Words per cycle, averaged the way SCALE-Sim's BANDWIDTH_REPORT does. */
+export interface OperandBandwidths {
+  ifmap: number;
+  filter: number;
+  ofmap: number;
+}
+
+/** Every figure SCALE-Sim reports for one layer. Percentages are 0–100, as in its reports. */
+export interface ScaleSimResult {
+  gemm: Gemm;
+  mapping: FoldMapping;
+  /** Total cycles SCALE-Sim reports (compute + stalls). */
+  totalCycles: number;
+  stallCycles: number;
+  /** Total minus stalls: folds × cycles per fold − 1 (SCALE-Sim counts the last cycle's index). */
+  computeCycles: number;
+  overallUtilPct: number;
+  mappingEfficiencyPct: number;
+  computeUtilPct: number;
+  /** SRAM accesses by the array: ifmap and filter reads, ofmap writes. */
+  sram: OperandAccesses;
+  /** DRAM traffic of the three buffers: ifmap and filter reads, ofmap writes. */
+  dram: OperandAccesses;
+  sramBandwidth: OperandBandwidths;
+  dramBandwidth: OperandBandwidths;
+}
+
+/** SCALE-Sim's read buffers in CALC mode refill at this many words per cycle ("arbitrary", says its source). */
+const CALC_READ_BANDWIDTH = 10;
+/** SCALE-Sim splits each read SRAM into 100 sets; half are active, half prefetch. */
+const SETS_PER_BUFFER = 100;
+const ACTIVE_SETS = 50;
+/** Python's sum() adds left to right; above this many folds the closed-form mean is used instead. */
+const MAX_FOLDS_SUMMED = 1 << 22;
+
+/** The SCALE-Sim view of `gemm` under `config`. Pure; microseconds per call. */
+export function simulateScaleSim(config: ScaleSimConfig, gemm: Gemm): ScaleSimResult {
+  const mapping = foldMapping(gemm, { rows: config.arrayRows, cols: config.arrayCols, dataflow: config.dataflow });
+  const { rows, cols, folds, cyclesPerFold } = mapping;
+  const computeCycles = folds * cyclesPerFold - 1;
+  const { mappingEfficiency, computeUtilisation } = foldAverages(mapping);
+  const streams = operandStreams(mapping, gemm);
+
+  const sramCounts = sramAccessCounts(mapping);
+  const user = config.interfaceBandwidth === 'USER';
+  const readBandwidth = user ? (config.bandwidthWordsPerCycle ?? CALC_READ_BANDWIDTH) : CALC_READ_BANDWIDTH;
+  const ifmapDram = readBufferTraffic(streams.ifmap, config.ifmapSramKB, readBandwidth);
+  const filterDram = readBufferTraffic(streams.filter, config.filterSramKB, readBandwidth);
+
+  const stallCycles = user
+    ? userModeStallCycles(computeCycles, config, [ifmapDram, filterDram], streams.ofmap)
+    : 0;
+  const totalCycles = computeCycles + stallCycles;
+  const ofmapDram = writeBufferTraffic(streams.ofmap, config.ofmapSramKB, user ? (config.bandwidthWordsPerCycle ?? cols) : cols, totalCycles);
+
+  const sram: OperandAccesses = {
+    // The read SRAMs answer one cycle after the request (hit latency 1); ofmap writes are logged at the request cycle.
+    ifmap: { count: sramCounts.ifmap, startCycle: streams.ifmap.firstCycle + 1, stopCycle: streams.ifmap.lastCycle + 1 },
+    filter: { count: sramCounts.filter, startCycle: streams.filter.firstCycle + 1, stopCycle: streams.filter.lastCycle + 1 },
+    ofmap: { count: sramCounts.ofmap, startCycle: streams.ofmap.firstCycle, stopCycle: streams.ofmap.lastCycle },
+  };
+  const dram: OperandAccesses = { ifmap: ifmapDram, filter: filterDram, ofmap: ofmapDram };
+  return {
+    gemm,
+    mapping,
+    totalCycles,
+    stallCycles,
+    computeCycles,
+    overallUtilPct: (gemm.m * gemm.n * gemm.k * 100) / (totalCycles * rows * cols),
+    mappingEfficiencyPct: mappingEfficiency * 100,
+    computeUtilPct: computeUtilisation * 100,
+    sram,
+    dram,
+    sramBandwidth: {
+      ifmap: sram.ifmap.count / totalCycles,
+      filter: sram.filter.count / totalCycles,
+      ofmap: sram.ofmap.count / totalCycles,
+    },
+    dramBandwidth: {
+      ifmap: dram.ifmap.count / (dram.ifmap.stopCycle - dram.ifmap.startCycle + 1),
+      filter: dram.filter.count / (dram.filter.stopCycle - dram.filter.startCycle + 1),
+      ofmap: dram.ofmap.count / (dram.ofmap.stopCycle - dram.ofmap.startCycle + 1),
+    },
+  };
+}
+
+/**
+ * SCALE-Sim's mapping efficiency and compute utilisation: per-fold ratios averaged over folds, summed
+ * in its fold order (column fold outer) so the floating-point result is bit-identical.
+ * Quirk: for ws/is the per-fold utilisation divides by a fold C − 1 cycles longer than the one the
+ * cycle count uses (it measures the filter demand matrix, which carries extra drain rows).
+ */
+export function foldAverages(mapping: FoldMapping): { mappingEfficiency: number; computeUtilisation: number } {
+  const { rows, cols, rowFolds, colFolds, folds, temporal, cyclesPerFold, dataflow } = mapping;
+  const utilFoldCycles = dataflow === 'os' ? cyclesPerFold : cyclesPerFold + cols - 1;
+  const pes = rows * cols;
+  if (folds > MAX_FOLDS_SUMMED) {
+    const used = mapping.spatialRows * mapping.spatialCols;
+    return { mappingEfficiency: used / (folds * pes), computeUtilisation: (used * temporal) / (folds * pes * utilFoldCycles) };
+  }
+  // Only the last row fold and the last column fold are partial: four distinct per-fold values.
+  const value = (usedRows: number, usedCols: number): [number, number] => {
+    const macs = usedRows * usedCols;
+    return [macs / pes, (macs * temporal) / (pes * utilFoldCycles)];
+  };
+  const [effFull, utilFull] = value(rows, cols);
+  const [effRowEnd, utilRowEnd] = value(mapping.lastFoldRows, cols);
+  const [effColEnd, utilColEnd] = value(rows, mapping.lastFoldCols);
+  const [effCorner, utilCorner] = value(mapping.lastFoldRows, mapping.lastFoldCols);
+  let eff = 0;
+  let util = 0;
+  for (let fc = 0; fc < colFolds; fc++) {
+    const lastCol = fc === colFolds - 1;
+    for (let fr = 0; fr < rowFolds - 1; fr++) {
+      eff += lastCol ? effColEnd : effFull;
+      util += lastCol ? utilColEnd : utilFull;
+    }
+    eff += lastCol ? effCorner : effRowEnd;
+    util += lastCol ? utilCorner : utilRowEnd;
+  }
+  return { mappingEfficiency: eff / folds, computeUtilisation: util / folds };
+}
+
+/**
+ * SRAM accesses as SCALE-Sim counts them: every element of every fold's demand, so an operand that
+ * is re-streamed for each fold along the other array side is counted each time.
+ * Quirks: os adds (R + C) ofmap writes per fold on top of the M·N results; ws and is write every
+ * K-fold's partial sums (rowFolds · M · N) and never count reading them back.
+ */
+export function sramAccessCounts(mapping: FoldMapping): { ifmap: number; filter: number; ofmap: number } {
+  const { dataflow, rowFolds, colFolds, folds, rows, cols, spatialRows, spatialCols, temporal } = mapping;
+  if (dataflow === 'os') {
+    // Sr = M, Sc = N, T = K.
+    return { ifmap: colFolds * spatialRows * temporal, filter: rowFolds * temporal * spatialCols, ofmap: spatialRows * spatialCols + folds * (rows + cols) };
+  }
+  if (dataflow === 'ws') {
+    // Sr = K, Sc = N, T = M.
+    return { ifmap: colFolds * temporal * spatialRows, filter: spatialRows * spatialCols, ofmap: rowFolds * temporal * spatialCols };
+  }
+  // is: Sr = K, Sc = M, T = N.
+  return { ifmap: spatialRows * spatialCols, filter: colFolds * spatialRows * temporal, ofmap: rowFolds * spatialCols * temporal };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operand streams: when, within a fold, each demanded element reaches the SRAM port.
+
+/**
+ * The demand one fold puts on a buffer, as SCALE-Sim lays out its demand matrices (one row per cycle):
+ * - `skew`: `rows` waves of `cols` lanes, lane c delayed by c cycles (systolic skew), starting `pre`
+ *   cycles into the fold; within a cycle lanes are served in order.
+ * - `flat`: `lines` cycles of `perLine` elements each, starting `pre` cycles into the fold.
+ */
+type FoldDemand = { kind: 'skew'; pre: number; rows: number; cols: number } | { kind: 'flat'; pre: number; lines: number; perLine: number };
+
+/** A run of distinct addresses read `passes` times back to back (the reuse pattern of one operand). */
+interface Block {
+  size: number;
+  passes: number;
+}
+
+interface Stream {
+  mapping: FoldMapping;
+  demand: (rowFold: number, colFold: number) => FoldDemand;
+  /** The operand's reuse pattern in stream order; read streams only. */
+  blocks: Block[];
+  firstCycle: number;
+  lastCycle: number;
+}
+
+function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifmap: Stream; filter: Stream; ofmap: Stream } {
+  const { rows: R, temporal: T, rowFolds, colFolds, dataflow } = mapping;
+  const shape = (fr: number, fc: number) => foldShape(mapping, fr, fc);
+  const skew = (pre: number, rows: number, cols: number): FoldDemand => ({ kind: 'skew', pre, rows, cols });
+  const flat = (pre: number, lines: number, perLine: number): FoldDemand => ({ kind: 'flat', pre, lines, perLine });
+  let ifmap: Stream['demand'];
+  let filter: Stream['demand'];
+  let ofmap: Stream['demand'];
+  let ifmapBlocks: Block[];
+  let filterBlocks: Block[];
+  if (dataflow === 'os') {
+    // Rows of the ifmap enter from the left, columns of the filter from the top, both skewed;
+    // results leave bottom row first after the T − 1 cycles of accumulation.
+    ifmap = (fr, fc) => skew(0, T, shape(fr, fc).usedRows);
+    filter = (fr, fc) => skew(0, T, shape(fr, fc).usedCols);
+    ofmap = (fr, fc) => {
+      const { usedRows, usedCols } = shape(fr, fc);
+      return skew(T - 1 + R - usedRows, usedRows, usedCols);
+    };
+    // The whole ifmap is re-streamed for every column fold; each filter column block for every row fold.
+    ifmapBlocks = [{ size: M * K, passes: colFolds }];
+    filterBlocks = Array.from({ length: colFolds }, (_, fc) => ({ size: K * shape(0, fc).usedCols, passes: rowFolds }));
+  } else if (dataflow === 'ws') {
+    // R cycles to load the weight tile (bottom row first), then the ifmap streams skewed.
+    ifmap = (fr, fc) => skew(R, T, shape(fr, fc).usedRows);
+    filter = (fr, fc) => {
+      const { usedRows, usedCols } = shape(fr, fc);
+      return flat(R - usedRows, usedRows, usedCols);
+    };
+    ofmap = (fr, fc) => skew(2 * R - 1, T, shape(fr, fc).usedCols);
+    ifmapBlocks = [{ size: M * K, passes: colFolds }];
+    filterBlocks = [{ size: K * N, passes: 1 }];
+  } else {
+    ifmap = (fr, fc) => {
+      const { usedRows, usedCols } = shape(fr, fc);
+      return flat(R - usedRows, usedRows, usedCols);
+    };
+    filter = (fr, fc) => skew(R, T, shape(fr, fc).usedRows);
+    ofmap = (fr, fc) => skew(2 * R - 1, T, shape(fr, fc).usedCols);
+    ifmapBlocks = [{ size: M * K, passes: 1 }];
+    filterBlocks = [{ size: K * N, passes: colFolds }];
+  }
+  const stream = (demand: Stream['demand'], blocks: Block[]): Stream => ({
+    mapping,
+    demand,
+    blocks,
+    firstCycle: firstLine(demand(0, 0)),
+    lastCycle: (mapping.folds - 1) * mapping.cyclesPerFold + lastLine(demand(rowFolds - 1, colFolds - 1)),
+  });
+  return { ifmap: stream(ifmap, ifmapBlocks), filter: stream(filter, filterBlocks), ofmap: stream(ofmap, []) };
+}
+
+function demandCount(d: FoldDemand): number {
+  return d.kind === 'skew' ? d.rows * d.cols : d.lines * d.perLine;
+}
+
+function firstLine(d: FoldDemand): number {
+  return d.pre;
+}
+
+function lastLine(d: FoldDemand): number {
+  return d.kind === 'skew' ? d.pre + d.rows + d.cols - 2 : d.pre + d.lines - 1;
+}
+
+/** Elements a skewed demand serves before cycle `line` of its own timeline: Σ_c clamp(line − c, 0, rows). */
+function skewServedBefore(rows: number, cols: number, line: number): number {
+  // Lanes c < line − rows are done (rows each); lanes line − rows ≤ c < min(line, cols) are part-way.
+  const done = Math.min(cols, Math.max(0, line - rows));
+  const partEnd = Math.min(cols, line);
+  const n = partEnd - done;
+  // Σ_{c=done}^{partEnd−1} (line − c)
+  const partial = n > 0 ? n * line - (n * (done + partEnd - 1)) / 2 : 0;
+  return done * rows + partial;
+}
+
+/** Cycle within its fold at which the fold's element number `index` (0-based, service order) is served. */
+function lineOfElement(d: FoldDemand, index: number): number {
+  if (d.kind === 'flat') return d.pre + Math.floor(index / d.perLine);
+  let lo = 0;
+  let hi = d.rows + d.cols - 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (skewServedBefore(d.rows, d.cols, mid + 1) > index) hi = mid;
+    else lo = mid + 1;
+  }
+  return d.pre + lo;
+}
+
+/** Cycle at which element number `index` (0-based) of the whole stream is served, without stalls. */
+function cycleOfElement(s: Stream, index: number): number {
+  const { rowFolds, colFolds, cyclesPerFold } = s.mapping;
+  const perFold = (fr: number, fc: number) => demandCount(s.demand(fr, fc));
+  const perColFold = (fc: number) => (rowFolds - 1) * perFold(0, fc) + perFold(rowFolds - 1, fc);
+  const fullGroup = perColFold(0);
+  const fc = colFolds === 1 ? 0 : Math.min(Math.floor(index / fullGroup), colFolds - 1);
+  let rest = index - fc * fullGroup;
+  const full = perFold(0, fc);
+  const fr = rowFolds === 1 ? 0 : Math.min(Math.floor(rest / full), rowFolds - 1);
+  rest -= fr * full;
+  return (fc * rowFolds + fr) * cyclesPerFold + lineOfElement(s.demand(fr, fc), rest);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DRAM side of the buffers.
+
+/**
+ * DRAM reads of one read SRAM under SCALE-Sim's bandwidth-estimating buffer (CALC mode).
+ * The buffer keeps every address missed since its last flush; a miss adds the address, and every
+ * 50 sets' worth of misses (half the SRAM, in sets of ⌊size/100⌋ words) the whole active half is
+ * dropped at once. So a block of distinct addresses read several times misses until it has been
+ * read once in full since the last flush, and the count follows from the reuse pattern alone.
+ * The first fill is fetched before cycle 0; the last fetch ends one cycle after the last flush.
+ */
+function readBufferTraffic(stream: Stream, sramKB: number, wordsPerCycle: number): Accesses {
+  const setWords = Math.floor((sramKB * 1024) / SETS_PER_BUFFER);
+  const flushEvery = ACTIVE_SETS * setWords;
+  let misses = 0;
+  let flushes = 0;
+  let lastFlushElement = -1;
+  let blockStart = 0;
+  for (const { size, passes } of stream.blocks) {
+    const accesses = size * passes;
+    let pos = 0;
+    let loaded = 0;
+    while (pos < accesses && loaded < size) {
+      const toFlush = flushEvery - (misses % flushEvery);
+      const step = Math.min(toFlush, size - loaded, accesses - pos);
+      misses += step;
+      pos += step;
+      loaded += step;
+      if (step === toFlush) {
+        flushes++;
+        lastFlushElement = blockStart + pos - 1;
+        loaded = 0;
+      }
+    }
+    blockStart += accesses;
+  }
+  if (flushes === 0) {
+    const sets = Math.ceil(misses / setWords);
+    return { count: misses, startCycle: -Math.ceil((sets * setWords) / wordsPerCycle), stopCycle: -1 };
+  }
+  return {
+    count: misses,
+    startCycle: stream.firstCycle - Math.ceil((ACTIVE_SETS * setWords) / wordsPerCycle),
+    stopCycle: cycleOfElement(stream, lastFlushElement) + 1,
+  };
+}
+
+/**
+ * DRAM writes of the ofmap SRAM under SCALE-Sim's write buffer. Results are packed into lines of
+ * `lineWords`; once more than half the SRAM holds results the half is drained, and the first such
+ * drain pads the line being filled — a padded line counts as full, so the writes exceed the results
+ * by that padding (C − 1 when C divides half the SRAM). What is left drains after the last cycle,
+ * one line per cycle.
+ */
+function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, totalCycles: number): Accesses {
+  const results = streamCount(stream);
+  const drainWords = Math.floor((sramKB * 1024) / 2);
+  if (results <= drainWords) {
+    return { count: results, startCycle: totalCycles, stopCycle: totalCycles + Math.ceil(results / lineWords) - 1 };
+  }
+  const padding = (lineWords - ((drainWords + 1) % lineWords)) % lineWords;
+  const count = results + padding;
+  const drainsDuringRun = Math.floor((results - 1) / drainWords);
+  const linesLeft = Math.ceil(count / lineWords) - drainsDuringRun * Math.ceil(drainWords / lineWords);
+  return { count, startCycle: cycleOfElement(stream, drainWords), stopCycle: totalCycles + linesLeft - 1 };
+}
+
+function streamCount(s: Stream): number {
+  const { rowFolds, colFolds } = s.mapping;
+  const perColFold = (fc: number) => (rowFolds - 1) * demandCount(s.demand(0, fc)) + demandCount(s.demand(rowFolds - 1, fc));
+  return (colFolds - 1) * perColFold(0) + perColFold(colFolds - 1);
+}
+
+/**
+ * vitsim's estimate of USER-mode stalls — not SCALE-Sim's. With double buffering a refill overlaps
+ * compute, so a buffer stalls the array only when its DRAM traffic (after the first fill, which
+ * SCALE-Sim fetches before cycle 0) needs more cycles at `Bandwidth` words per cycle than the layer
+ * computes; the three buffers have their own interfaces, so the slowest one sets the stall.
+ * SCALE-Sim's USER-mode prefetcher over-fetches when an operand fills between half and all of its
+ * SRAM (its issues #82, #111), which this does not reproduce.
+ */
+export function userModeStallCycles(computeCycles: number, config: ScaleSimConfig, reads: Accesses[], ofmap: Stream): number {
+  const bandwidth = config.bandwidthWordsPerCycle ?? CALC_READ_BANDWIDTH;
+  const sizes = [config.ifmapSramKB, config.filterSramKB];
+  let worst = 0;
+  reads.forEach((traffic, i) => {
+    const firstFill = Math.min(traffic.count, (sizes[i] * 1024) / 2);
+    worst = Math.max(worst, Math.ceil((traffic.count - firstFill) / bandwidth));
+  });
+  const results = streamCount(ofmap);
+  // Results still in the ofmap SRAM at the end drain after the last cycle, outside the count.
+  const drainedDuringRun = Math.max(0, results - (config.ofmapSramKB * 1024) / 2);
+  worst = Math.max(worst, Math.ceil(drainedDuringRun / bandwidth));
+  return Math.max(0, worst - computeCycles);
+}

@@ -1,0 +1,164 @@
+/**
+ * `vitsim eval --model <file> --dataset fashion-mnist --split test [--limit N] [--json] [--logits out.csv]`:
+ * top-1 accuracy of a float checkpoint on a dataset split, optionally with every image's logits.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { stringify } from 'csv-stringify/sync';
+import type { CommandModule } from 'yargs';
+import { UserError, describe } from '../config/errors.js';
+import { DATASET_KEY, loadCheckpoint, parseConfigJson } from '../model/checkpoint.js';
+import type { ViTConfig, ViTParams } from '../model/config.js';
+import { DATASET_NAMES, IMAGE_SIDE, loadDataset, NUM_CLASSES, type DatasetName, type ImageSet, type Split } from '../model/datasets.js';
+import { normaliseImages, vitForward } from '../model/vit.js';
+
+interface EvalArgs {
+  model: string;
+  config?: string;
+  dataset?: string;
+  split: Split;
+  limit?: number;
+  batch: number;
+  json: boolean;
+  logits?: string;
+}
+
+/** What `--json` prints. */
+export interface EvalReport {
+  dataset: DatasetName;
+  split: Split;
+  count: number;
+  correct: number;
+  accuracy: number;
+}
+
+/** Runs this many images or more and the progress goes to stderr even when it is not a terminal (a log). */
+const LONG_RUN_IMAGES = 2000;
+
+export const evalCommand: CommandModule<object, EvalArgs> = {
+  command: 'eval',
+  describe: 'top-1 accuracy of a checkpoint on a dataset split',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: 'a .safetensors checkpoint (timm names)' })
+      .option('config', { type: 'string', describe: 'JSON model config for a checkpoint without vitsim.config (see docs/checkpoints.md)' })
+      .option('dataset', { type: 'string', choices: DATASET_NAMES, describe: "default: the dataset recorded in the checkpoint's metadata" })
+      .option('split', { type: 'string', choices: ['train', 'test'] as const, default: 'test' as Split })
+      .option('limit', { type: 'number', describe: 'evaluate only the first N images of the split' })
+      .option('batch', { type: 'number', default: 50, describe: 'images per forward pass' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {dataset, split, count, correct, accuracy} as JSON' })
+      .option('logits', { type: 'string', describe: 'write index,label,pred,logit_0,… per image to this CSV file' }),
+  handler: (args) => {
+    const report = runEval(args);
+    process.stdout.write(
+      args.json
+        ? `${JSON.stringify(report)}\n`
+        : `${report.dataset} ${report.split}: ${report.correct}/${report.count} correct, top-1 accuracy ${(100 * report.accuracy).toFixed(2)}%\n`,
+    );
+  },
+};
+
+/** The whole command short of printing, so other commands (quantize, later) can reuse the steps. */
+export function runEval(args: EvalArgs): EvalReport {
+  checkCount('--batch', args.batch, 1);
+  if (args.limit !== undefined) checkCount('--limit', args.limit, 0);
+  const override = args.config === undefined ? undefined : parseConfigJson(readText(args.config), args.config);
+  const { config, params, metadata } = loadCheckpoint(args.model, { config: override });
+  const dataset = datasetOf(args.dataset, metadata[DATASET_KEY], args.model);
+  checkFits(config, dataset, args.model);
+  const set = loadDataset(dataset, args.split, args.limit);
+
+  const logits = classify(config, params, set, args.batch);
+  const classes = config.numClasses;
+  const preds = new Uint16Array(set.count);
+  let correct = 0;
+  for (let i = 0; i < set.count; i++) {
+    preds[i] = argmax(logits.subarray(i * classes, (i + 1) * classes));
+    if (preds[i] === set.labels[i]) correct++;
+  }
+  if (args.logits !== undefined) writeLogits(args.logits, set, preds, logits, classes);
+  return { dataset, split: args.split, count: set.count, correct, accuracy: set.count === 0 ? 0 : correct / set.count };
+}
+
+/** [count, numClasses] logits of every image of the set, a batch at a time. */
+function classify(config: ViTConfig, params: ViTParams, set: ImageSet, batch: number): Float32Array {
+  const imageSize = set.channels * set.height * set.width;
+  const logits = new Float32Array(set.count * config.numClasses);
+  const bar = progressBar(set.count);
+  for (let start = 0; start < set.count; start += batch) {
+    const b = Math.min(batch, set.count - start);
+    const images = normaliseImages(config, set.pixels.subarray(start * imageSize, (start + b) * imageSize), b);
+    logits.set(vitForward(config, params, images, b, false).logits, start * config.numClasses);
+    bar?.update(start + b);
+  }
+  bar?.stop();
+  return logits;
+}
+
+function progressBar(total: number): cliProgress.SingleBar | undefined {
+  const tty = process.stderr.isTTY === true;
+  if (!tty && total < LONG_RUN_IMAGES) return undefined;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'eval {bar} {value}/{total} images | {duration_formatted} elapsed, ETA {eta_formatted}',
+      // Off a terminal (a log file, CI), one plain line every 10 s instead of a redrawn bar.
+      noTTYOutput: !tty,
+      notTTYSchedule: 10_000,
+      hideCursor: tty,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return bar;
+}
+
+/** The dataset named by the flag, else the one the checkpoint was trained on. */
+function datasetOf(flag: string | undefined, recorded: string | undefined, model: string): DatasetName {
+  if (flag !== undefined) return flag as DatasetName;
+  if (recorded === undefined) throw new UserError(`vitsim eval: give --dataset (${DATASET_NAMES.join(' or ')}); ${model} does not record what it was trained on`);
+  if (!(DATASET_NAMES as readonly string[]).includes(recorded)) {
+    throw new UserError(`${model}: ${DATASET_KEY} must be one of ${DATASET_NAMES.join(', ')}, got ${describe(recorded)}; give --dataset`);
+  }
+  return recorded as DatasetName;
+}
+
+/** Checked before the images are read: both datasets hold 1x28x28 images of 10 classes. */
+function checkFits(config: ViTConfig, dataset: DatasetName, model: string): void {
+  if (config.inChans !== 1 || config.imgSize !== IMAGE_SIDE) {
+    throw new UserError(`${model}: the model takes ${config.inChans}x${config.imgSize}x${config.imgSize} images, ${dataset} has 1x${IMAGE_SIDE}x${IMAGE_SIDE}`);
+  }
+  if (config.numClasses < NUM_CLASSES) throw new UserError(`${model}: the model has ${config.numClasses} classes, ${dataset} has ${NUM_CLASSES}`);
+}
+
+function writeLogits(file: string, set: ImageSet, preds: Uint16Array, logits: Float32Array, classes: number): void {
+  const header = ['index', 'label', 'pred', ...Array.from({ length: classes }, (_, c) => `logit_${c}`)];
+  const rows: (number | string)[][] = [header];
+  // A limited run evaluates the split's first images, so row i is image i of the split.
+  for (let i = 0; i < set.count; i++) rows.push([i, set.labels[i], preds[i], ...logits.subarray(i * classes, (i + 1) * classes)]);
+  try {
+    writeFileSync(file, stringify(rows));
+  } catch (err) {
+    throw new UserError(`${file}: cannot write file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Index of the largest logit; the first one on ties, like torch.argmax. */
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+function checkCount(flag: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) throw new UserError(`vitsim eval: ${flag} must be an integer >= ${min}, got ${value}`);
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${file}: cannot read file (${code === 'ENOENT' ? 'no such file' : code ?? 'unknown error'})`);
+  }
+}

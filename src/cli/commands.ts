@@ -2,13 +2,9 @@
 import type { CommandModule } from 'yargs';
 import { archCommand } from './arch.js';
 import { evalCommand } from './eval.js';
-import { trainCommand } from './train.js';
-import { traceCommand } from './trace.js';
 
 // Each module declares its own argument types; the list only needs them as commands.
 export const commands: CommandModule<object, never>[] = [
   archCommand as unknown as CommandModule<object, never>,
   evalCommand as unknown as CommandModule<object, never>,
-  trainCommand as unknown as CommandModule<object, never>,
-  traceCommand as unknown as CommandModule<object, never>,
 ];

@@ -1,0 +1,53 @@
+/**
+ * `vitsim trace --model <name|file>`: the op list of one inference as a trace file, from a workload
+ * description alone (no weights). Bit-widths are uniform (`--wbits/--abits`) or per layer (`--bits`).
+ */
+import type { CommandModule } from 'yargs';
+import { formatSI } from '../config/units.js';
+import { DEFAULT_ACC_BITS, loadBitsMap, uniformBits } from '../trace/bits.js';
+import { buildTrace } from '../trace/build.js';
+import { opMacs, opWeights } from '../trace/ops.js';
+import { formatTrace, writeTrace, type Trace } from '../trace/trace.js';
+import { loadWorkload, workloadNames } from '../trace/workload.js';
+
+interface TraceArgs {
+  model: string;
+  batch?: number;
+  wbits: number;
+  abits: number;
+  bits?: string;
+  'acc-bits': number;
+  out?: string;
+}
+
+export const traceCommand: CommandModule<object, TraceArgs> = {
+  command: 'trace',
+  describe: 'write the op list of one inference (shapes, bit-widths, quantizers) as a trace file',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: `a workload file or a shipped name (${workloadNames().join(', ')})` })
+      .option('batch', { type: 'number', describe: "images per inference (default: the description's batch)" })
+      .option('wbits', { type: 'number', default: 8, describe: 'weight width for every layer' })
+      .option('abits', { type: 'number', default: 8, describe: 'activation width for every layer' })
+      .option('bits', { type: 'string', describe: 'per-layer widths: JSON map from layer names or patterns (blocks.*.mlp.fc2) to {w, a, acc, quant}, applied over --wbits/--abits' })
+      .option('acc-bits', { type: 'number', default: DEFAULT_ACC_BITS, describe: 'accumulator width for every layer' })
+      .option('out', { type: 'string', describe: 'write the trace here (default: stdout)' }),
+  handler: (args) => {
+    const workload = loadWorkload(args.model);
+    const defaults = uniformBits(args.wbits, args.abits, args['acc-bits']);
+    const bits = args.bits === undefined ? defaults : loadBitsMap(args.bits, defaults.defaults);
+    const trace = buildTrace(workload, { bits, ...(args.batch === undefined ? {} : { batch: args.batch }) });
+    if (args.out === undefined) process.stdout.write(formatTrace(trace));
+    else writeTrace(trace, args.out);
+    const published = workload.published?.macs !== undefined && (workload.published.imgSize ?? workload.imgSize) === workload.imgSize ? `, published ${formatSI(workload.published.macs * trace.batch, 'MAC')}` : '';
+    process.stderr.write(`${summary(trace)}${published}\n`);
+  },
+};
+
+/** One line for people: op count, MACs, weights. */
+export function summary(trace: Trace): string {
+  const gemms = trace.ops.filter((op) => op.kind === 'gemm').length;
+  const macs = trace.ops.reduce((sum, op) => sum + opMacs(op), 0);
+  const weights = trace.ops.reduce((sum, op) => sum + opWeights(op), 0);
+  return `${trace.model}, batch ${trace.batch}: ${trace.ops.length} ops (${gemms} GEMM, ${trace.ops.length - gemms} vector), ${formatSI(macs, 'MAC')}, ${formatSI(weights, '')} weight parameters`;
+}

@@ -1,0 +1,139 @@
+/**
+ * Workload descriptions (workloads/*.json): the architecture of one vision transformer, enough to
+ * list the ops of an inference without any weights. A bare name such as `deit-s` means the shipped
+ * description; anything that looks like a path is read as a file.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { UserError } from '../config/errors.js';
+import { readJsonFile, validateWithSchema } from '../config/schema.js';
+
+/** The shipped descriptions and both published schemas (workload, trace) live in workloads/. */
+export const WORKLOADS_DIR = fileURLToPath(new URL('../../workloads/', import.meta.url));
+const SCHEMA_FILE = join(WORKLOADS_DIR, 'workload.schema.json');
+
+/** Figures a paper reports for the model, kept next to it so reports and tests can compare. */
+export interface Published {
+  /** Multiply-accumulates per image (papers print them as "FLOPs", counting one multiply-add as one). */
+  macs?: number;
+  params?: number;
+  top1?: number;
+  /** The resolution the figures are for, when not the description's own. */
+  imgSize?: number;
+  source: string;
+}
+
+interface WorkloadCommon {
+  name: string;
+  description: string;
+  source: string;
+  /** A checkpoint with this architecture, relative to the package root. */
+  checkpoint?: string;
+  imgSize: number;
+  patchSize: number;
+  inChans: number;
+  embedDim: number;
+  mlpRatio: number;
+  numClasses: number;
+  batch: number;
+  published?: Published;
+}
+
+/** A plain ViT (DeiT, ViT, the in-repo tiny ViTs): field names follow model/config.ts's ViTConfig. */
+export interface VitWorkload extends WorkloadCommon {
+  family: 'vit';
+  depth: number;
+  numHeads: number;
+  classToken: boolean;
+}
+
+/** A Swin transformer: `embedDim` is stage 0's width, doubled by each patch merging. */
+export interface SwinWorkload extends WorkloadCommon {
+  family: 'swin';
+  depths: number[];
+  numHeads: number[];
+  windowSize: number;
+}
+
+export type Workload = VitWorkload | SwinWorkload;
+
+/** Names of the descriptions shipped in workloads/. */
+export function workloadNames(): string[] {
+  return readdirSync(WORKLOADS_DIR)
+    .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
+    .map((f) => f.replace(/\.json$/, ''))
+    .sort();
+}
+
+/** Loads a description from a file path or a shipped name (`deit-s`, `swin-t`, …). */
+export function loadWorkload(fileOrName: string): Workload {
+  const file = resolveWorkloadPath(fileOrName);
+  return parseWorkload(readJsonFile(file), file);
+}
+
+/** Validates a parsed description and fills the defaults; `file` is used only in error messages. */
+export function parseWorkload(data: unknown, file: string): Workload {
+  const raw = validateWithSchema<Record<string, unknown>>(data, workloadSchema(), file);
+  const common = {
+    name: raw.name as string,
+    description: (raw.description as string | undefined) ?? '',
+    source: raw.source as string,
+    ...(raw.checkpoint === undefined ? {} : { checkpoint: raw.checkpoint as string }),
+    imgSize: raw.imgSize as number,
+    patchSize: raw.patchSize as number,
+    inChans: raw.inChans as number,
+    embedDim: raw.embedDim as number,
+    mlpRatio: raw.mlpRatio as number,
+    numClasses: raw.numClasses as number,
+    batch: (raw.batch as number | undefined) ?? 1,
+    ...(raw.published === undefined ? {} : { published: raw.published as Published }),
+  };
+  const workload: Workload =
+    raw.family === 'swin'
+      ? { ...common, family: 'swin', depths: [...(raw.depths as number[])], numHeads: [...(raw.numHeads as number[])], windowSize: raw.windowSize as number }
+      : { ...common, family: 'vit', depth: raw.depth as number, numHeads: raw.numHeads as number, classToken: (raw.classToken as boolean | undefined) ?? true };
+  const problem = workloadProblem(workload);
+  if (problem) throw new UserError(`${file}: ${problem}`);
+  return workload;
+}
+
+/**
+ * Why the shapes do not fit together (the schema checks each number alone), or undefined.
+ * The message starts with the field it is about.
+ */
+export function workloadProblem(w: Workload): string | undefined {
+  if (w.imgSize % w.patchSize !== 0) return `imgSize ${w.imgSize} must be a multiple of patchSize ${w.patchSize}`;
+  if (!Number.isInteger(w.embedDim * w.mlpRatio)) return `mlpRatio ${w.mlpRatio} must make embedDim × mlpRatio a whole number of MLP channels`;
+  if (w.family === 'vit') {
+    if (w.embedDim % w.numHeads !== 0) return `embedDim ${w.embedDim} must be a multiple of numHeads ${w.numHeads}`;
+    return undefined;
+  }
+  if (w.numHeads.length !== w.depths.length) return `numHeads must give one head count per stage (${w.depths.length}), got ${w.numHeads.length}`;
+  let side = w.imgSize / w.patchSize;
+  for (let s = 0; s < w.depths.length; s++) {
+    const dim = w.embedDim * 2 ** s;
+    if (dim % w.numHeads[s] !== 0) return `numHeads[${s}] must divide stage ${s}'s width ${dim}, got ${w.numHeads[s]}`;
+    const window = Math.min(w.windowSize, side);
+    if (side % window !== 0) return `windowSize ${w.windowSize} must divide stage ${s}'s resolution ${side}×${side}`;
+    if (s < w.depths.length - 1) {
+      // Patch merging concatenates 2×2 neighbours, so every stage but the last needs an even side.
+      if (side % 2 !== 0) return `imgSize / patchSize must halve evenly for every patch merging; stage ${s} is ${side}×${side}`;
+      side /= 2;
+    }
+  }
+  return undefined;
+}
+
+let schemaCache: object | undefined;
+function workloadSchema(): object {
+  schemaCache ??= readJsonFile(SCHEMA_FILE) as object;
+  return schemaCache;
+}
+
+function resolveWorkloadPath(fileOrName: string): string {
+  if (existsSync(fileOrName) || /[/\\]|\.json$/.test(fileOrName)) return fileOrName;
+  const shipped = join(WORKLOADS_DIR, `${fileOrName}.json`);
+  if (existsSync(shipped)) return shipped;
+  throw new UserError(`model "${fileOrName}" is neither a workload file nor a shipped description (shipped: ${workloadNames().join(', ')})`);
+}

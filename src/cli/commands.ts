@@ -2,9 +2,11 @@
 import type { CommandModule } from 'yargs';
 import { archCommand } from './arch.js';
 import { evalCommand } from './eval.js';
+import { scalesimCommand } from './scalesim.js';
 
 // Each module declares its own argument types; the list only needs them as commands.
 export const commands: CommandModule<object, never>[] = [
   archCommand as unknown as CommandModule<object, never>,
   evalCommand as unknown as CommandModule<object, never>,
+  scalesimCommand as unknown as CommandModule<object, never>,
 ];

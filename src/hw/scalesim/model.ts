@@ -386,9 +386,8 @@ export function userModeStallCycles(computeCycles: number, config: ScaleSimConfi
     const firstFill = Math.min(traffic.count, (sizes[i] * 1024) / 2);
     worst = Math.max(worst, Math.ceil((traffic.count - firstFill) / bandwidth));
   });
-  const results = streamCount(ofmap);
-  // Results still in the ofmap SRAM at the end drain after the last cycle, outside the count.
-  const drainedDuringRun = Math.max(0, results - (config.ofmapSramKB * 1024) / 2);
+  // Results that still fit in the ofmap SRAM at the end drain after the last cycle, outside the count.
+  const drainedDuringRun = Math.max(0, streamCount(ofmap) - config.ofmapSramKB * 1024);
   worst = Math.max(worst, Math.ceil(drainedDuringRun / bandwidth));
   return Math.max(0, worst - computeCycles);
 }

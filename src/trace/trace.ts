@@ -41,7 +41,8 @@ export function readTrace(file: string): Trace {
 /** Checks a parsed trace; `file` is used only in messages. */
 export function parseTrace(data: unknown, file: string): Trace {
   checkVersion(data, file);
-  const trace = validateWithSchema<Trace>(data, traceSchema(), file);
+  // `$schema` only points editors at the schema; it is not part of the trace.
+  const { $schema: _schema, ...trace } = validateWithSchema<Trace & { $schema?: string }>(data, traceSchema(), file);
   const seen = new Map<string, number>();
   trace.ops.forEach((op, i) => {
     const problem = opProblem(op);

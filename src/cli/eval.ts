@@ -3,6 +3,7 @@
  * top-1 accuracy of a float checkpoint on a dataset split, optionally with every image's logits.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
 import { stringify } from 'csv-stringify/sync';
 import type { CommandModule } from 'yargs';
@@ -48,8 +49,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('batch', { type: 'number', default: 50, describe: 'images per forward pass' })
       .option('json', { type: 'boolean', default: false, describe: 'print {dataset, split, count, correct, accuracy} as JSON' })
       .option('logits', { type: 'string', describe: 'write index,label,pred,logit_0,… per image to this CSV file' }),
-  handler: (args) => {
-    const report = runEval(args);
+  handler: async (args) => {
+    const report = await runEval(args);
     process.stdout.write(
       args.json
         ? `${JSON.stringify(report)}\n`
@@ -59,7 +60,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
 };
 
 /** The whole command short of printing, so other commands (quantize, later) can reuse the steps. */
-export function runEval(args: EvalArgs): EvalReport {
+export async function runEval(args: EvalArgs): Promise<EvalReport> {
   checkCount('--batch', args.batch, 1);
   if (args.limit !== undefined) checkCount('--limit', args.limit, 0);
   const override = args.config === undefined ? undefined : parseConfigJson(readText(args.config), args.config);
@@ -68,7 +69,7 @@ export function runEval(args: EvalArgs): EvalReport {
   checkFits(config, dataset, args.model);
   const set = loadDataset(dataset, args.split, args.limit);
 
-  const logits = classify(config, params, set, args.batch);
+  const logits = await classify(config, params, set, args.batch);
   const classes = config.numClasses;
   const preds = new Uint16Array(set.count);
   let correct = 0;
@@ -81,7 +82,7 @@ export function runEval(args: EvalArgs): EvalReport {
 }
 
 /** [count, numClasses] logits of every image of the set, a batch at a time. */
-function classify(config: ViTConfig, params: ViTParams, set: ImageSet, batch: number): Float32Array {
+async function classify(config: ViTConfig, params: ViTParams, set: ImageSet, batch: number): Promise<Float32Array> {
   const imageSize = set.channels * set.height * set.width;
   const logits = new Float32Array(set.count * config.numClasses);
   const bar = progressBar(set.count);
@@ -90,6 +91,8 @@ function classify(config: ViTConfig, params: ViTParams, set: ImageSet, batch: nu
     const images = normaliseImages(config, set.pixels.subarray(start * imageSize, (start + b) * imageSize), b);
     logits.set(vitForward(config, params, images, b, false).logits, start * config.numClasses);
     bar?.update(start + b);
+    // Off a terminal the bar redraws only from a timer, which needs the event loop between batches.
+    if (bar) await yieldToEventLoop();
   }
   bar?.stop();
   return logits;

@@ -4,6 +4,7 @@ import { archCommand } from './arch.js';
 import { costCommand } from './cost.js';
 import { evalCommand } from './eval.js';
 import { scalesimCommand } from './scalesim.js';
+import { traceCommand } from './trace.js';
 
 // Each module declares its own argument types; the list only needs them as commands.
 export const commands: CommandModule<object, never>[] = [
@@ -11,4 +12,5 @@ export const commands: CommandModule<object, never>[] = [
   costCommand as unknown as CommandModule<object, never>,
   evalCommand as unknown as CommandModule<object, never>,
   scalesimCommand as unknown as CommandModule<object, never>,
+  traceCommand as unknown as CommandModule<object, never>,
 ];

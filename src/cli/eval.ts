@@ -13,7 +13,7 @@ import type { ViTConfig, ViTParams } from '../model/config.js';
 import { DATASET_NAMES, IMAGE_SIDE, loadDataset, NUM_CLASSES, type DatasetName, type ImageSet, type Split } from '../model/datasets.js';
 import { normaliseImages, vitForward } from '../model/vit.js';
 
-interface EvalArgs {
+export interface EvalArgs {
   model: string;
   config?: string;
   dataset?: string;
@@ -81,7 +81,7 @@ export async function runEval(args: EvalArgs): Promise<EvalReport> {
   return { dataset, split: args.split, count: set.count, correct, accuracy: set.count === 0 ? 0 : correct / set.count };
 }
 
-/** [count, numClasses] logits of every image of the set, a batch at a time. */
+/** [count, numClasses] logits of every image of the set, a batch at a time (the float model; --engine will choose another here). */
 async function classify(config: ViTConfig, params: ViTParams, set: ImageSet, batch: number): Promise<Float32Array> {
   const imageSize = set.channels * set.height * set.width;
   const logits = new Float32Array(set.count * config.numClasses);

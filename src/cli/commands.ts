@@ -4,6 +4,7 @@ import { archCommand } from './arch.js';
 import { costCommand } from './cost.js';
 import { evalCommand } from './eval.js';
 import { scalesimCommand } from './scalesim.js';
+import { trainCommand } from './train.js';
 import { traceCommand } from './trace.js';
 
 // Each module declares its own argument types; the list only needs them as commands.
@@ -12,5 +13,6 @@ export const commands: CommandModule<object, never>[] = [
   costCommand as unknown as CommandModule<object, never>,
   evalCommand as unknown as CommandModule<object, never>,
   scalesimCommand as unknown as CommandModule<object, never>,
+  trainCommand as unknown as CommandModule<object, never>,
   traceCommand as unknown as CommandModule<object, never>,
 ];

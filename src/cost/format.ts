@@ -1,5 +1,6 @@
 /** Cost quantities for people: SI inside, pJ / mW / mm² / µm² only when printed. */
 import { formatSI } from '../config/units.js';
+import type { AreaBreakdown, EnergyBreakdown } from './price.js';
 import type { Row } from './tables.js';
 
 /** Energies of single actions print in pJ (the unit of every table), larger ones with an SI prefix. */
@@ -36,4 +37,37 @@ export function formatRow(row: Row): string {
     case 'factor':
       return `×${row.value}`;
   }
+}
+
+/**
+ * The energy table `vitsim simulate` prints: one line per component (dynamic, leakage, total, share),
+ * the total, and what zero gating saved — the data-dependent part no other tool reports.
+ */
+export function energyReport(e: EnergyBreakdown): string[] {
+  const rows = e.components.map((c) => [c.component, formatEnergy(c.dynamicJ), formatEnergy(c.leakageJ), formatEnergy(c.dynamicJ + c.leakageJ), percent(c.dynamicJ + c.leakageJ, e.totalJ)]);
+  const lines = table(['component', 'dynamic', 'leakage', 'total', 'share'], rows);
+  lines.push(`total ${formatEnergy(e.totalJ)} over ${formatSI(e.latencySeconds, 's')} at ${e.scaling.nm} nm, ${e.scaling.volts} V`);
+  const g = e.zeroGating;
+  lines.push(
+    g.enabled
+      ? `zero gating: ${percent(g.gatedMacs, g.macs)} of ${g.macs.toExponential(3)} MACs had a zero operand and were gated, saving ${formatEnergy(g.savedJ)} in the PE array (net of zero detection)`
+      : 'zero gating: off (MACs with a zero operand are priced in full)',
+  );
+  return [...lines, ...e.notes.map((n) => `note: ${n}`)];
+}
+
+/** The area table: one line per component in mm² with its share, then the total. */
+export function areaReport(a: AreaBreakdown): string[] {
+  const rows = a.components.map((c) => [c.component, formatArea(c.areaM2), percent(c.areaM2, a.totalM2)]);
+  return [...table(['component', 'area', 'share'], rows), `total ${formatArea(a.totalM2)} at ${a.scaling.nm} nm`, ...a.notes.map((n) => `note: ${n}`)];
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${Number(((100 * part) / whole).toPrecision(3))}%`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const render = (r: string[]): string => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  return [render(header), ...rows.map(render)];
 }

@@ -4,3 +4,4 @@ export * from './technology.js';
 export { sramCost, type SramCost, type SramQuery } from './sram.js';
 export { macEnergyJ, peAreaM2, peMacEnergyJ, type PeKind, type PeSpec } from './arithmetic.js';
 export { dramEnergyPerBitJ } from './dram.js';
+export { areaReport, energyReport, formatArea, formatEnergy } from './format.js';

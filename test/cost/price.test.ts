@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/config/errors.js';
+import { areaReport, energyReport } from '../../src/cost/format.js';
 import { DRAM, NOISE_ADDER, PE_ARRAY, priceArea, priceEnergy, sramComponentName, THRESHOLD_UNIT, VECTOR_UNIT, type ActionCounts, type Components } from '../../src/cost/price.js';
 import { sramCost } from '../../src/cost/sram.js';
 import { technology } from '../../src/cost/technology.js';
@@ -123,5 +124,17 @@ describe('pricing actions and components', () => {
   it('a design at an unknown node is refused with one line, by both prices', () => {
     expect(() => priceEnergy(actions, components, technology(12e-9))).toThrow(UserError);
     expect(() => priceArea(components, technology(65e-9))).toThrow(UserError);
+  });
+});
+
+describe('the energy and area reports', () => {
+  it('list every component and make the zero-gating saving visible', () => {
+    const gated: Components = { ...components, pe: { ...components.pe, zeroGating: true } };
+    const text = energyReport(priceEnergy(actions, gated, technology(28e-9))).join('\n');
+    for (const c of [PE_ARRAY, 'sram ifmap', DRAM, VECTOR_UNIT, THRESHOLD_UNIT, NOISE_ADDER]) expect(text).toContain(c);
+    expect(text).toMatch(/zero gating: 40% of 2\.000e\+8 MACs had a zero operand and were gated, saving [\d.]+ µJ/);
+    expect(text).toMatch(/note: technology 28 nm is interpolated/);
+    const area = areaReport(priceArea(components, technology(28e-9))).join('\n');
+    expect(area).toMatch(/total [\d.]+ mm² at 28 nm/);
   });
 });

@@ -385,6 +385,7 @@ export function planMemory(
 
 /** Cycles of a transfer: whole cycles, the tolerance absorbing the rounding of fractional bandwidths. */
 export function transferCycles(bytes: number, bytesPerCycle: number): number {
+  if (bytesPerCycle === Infinity) return 0;
   return Math.max(1, Math.ceil(bytes / bytesPerCycle - 1e-9));
 }
 

@@ -6,9 +6,8 @@ import type { CommandModule } from 'yargs';
 import { formatSI } from '../config/units.js';
 import { DEFAULT_ACC_BITS, loadBitsMap, uniformBits } from '../trace/bits.js';
 import { buildTrace } from '../trace/build.js';
-import { opMacs, opWeights } from '../trace/ops.js';
-import { formatTrace, writeTrace, type Trace } from '../trace/trace.js';
-import { loadWorkload, workloadNames } from '../trace/workload.js';
+import { formatTrace, traceTotals, writeTrace, type Trace } from '../trace/trace.js';
+import { loadWorkload, workloadNames, type Workload } from '../trace/workload.js';
 
 interface TraceArgs {
   model: string;
@@ -39,15 +38,19 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
     const trace = buildTrace(workload, { bits, ...(args.batch === undefined ? {} : { batch: args.batch }) });
     if (args.out === undefined) process.stdout.write(formatTrace(trace));
     else writeTrace(trace, args.out);
-    const published = workload.published?.macs !== undefined && (workload.published.imgSize ?? workload.imgSize) === workload.imgSize ? `, published ${formatSI(workload.published.macs * trace.batch, 'MAC')}` : '';
-    process.stderr.write(`${summary(trace)}${published}\n`);
+    process.stderr.write(`${summary(trace)}${publishedNote(workload, trace.batch)}\n`);
   },
 };
 
 /** One line for people: op count, MACs, weights. */
 export function summary(trace: Trace): string {
-  const gemms = trace.ops.filter((op) => op.kind === 'gemm').length;
-  const macs = trace.ops.reduce((sum, op) => sum + opMacs(op), 0);
-  const weights = trace.ops.reduce((sum, op) => sum + opWeights(op), 0);
-  return `${trace.model}, batch ${trace.batch}: ${trace.ops.length} ops (${gemms} GEMM, ${trace.ops.length - gemms} vector), ${formatSI(macs, 'MAC')}, ${formatSI(weights, '')} weight parameters`;
+  const { ops, gemms, macs, weights } = traceTotals(trace);
+  return `${trace.model}, batch ${trace.batch}: ${ops} ops (${gemms} GEMM, ${ops - gemms} vector), ${formatSI(macs, 'MAC')}, ${formatSI(weights, '')} weight parameters`;
+}
+
+/** The paper's MAC figure for comparison, when there is one for this resolution. */
+function publishedNote(workload: Workload, batch: number): string {
+  const published = workload.published;
+  if (published?.macs === undefined || (published.imgSize ?? workload.imgSize) !== workload.imgSize) return '';
+  return `, published ${formatSI(published.macs * batch, 'MAC')}`;
 }

@@ -8,13 +8,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../config/errors.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
-import type { GemmOp, Op, Quantizer } from './ops.js';
+import { opMacs, opWeights, type GemmOp, type Op, type Quantizer } from './ops.js';
 
 export const TRACE_FORMAT = 'vitsim-trace';
 
 /**
- * The format version this vitsim writes and the newest it reads. Adding an optional field keeps
- * the version; renaming or removing a field, changing a meaning or adding a required field bumps it.
+ * The format version this vitsim writes and the newest it reads. The schema allows no unknown
+ * fields, so any change to the fields or their meaning bumps it (docs/trace-format.md).
  */
 export const TRACE_VERSION = 1;
 
@@ -31,6 +31,16 @@ export interface Trace {
   source?: string;
   /** In execution order. */
   ops: Op[];
+}
+
+/** What a trace adds up to: MACs over all GEMMs, weight values read (each once per inference). */
+export function traceTotals(trace: Trace): { ops: number; gemms: number; macs: number; weights: number } {
+  return {
+    ops: trace.ops.length,
+    gemms: trace.ops.filter((op) => op.kind === 'gemm').length,
+    macs: trace.ops.reduce((sum, op) => sum + opMacs(op), 0),
+    weights: trace.ops.reduce((sum, op) => sum + opWeights(op), 0),
+  };
 }
 
 /** Reads and checks a trace file. */

@@ -132,6 +132,12 @@ describe('writing and reading', () => {
     expect(schema.title).toContain(`format version ${TRACE_VERSION}`);
   });
 
+  it('the example in docs/trace-format.md is a valid trace', () => {
+    const doc = readFileSync(new URL('../../docs/trace-format.md', import.meta.url), 'utf8');
+    const example = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]).find((text) => text.includes('"vitsim-trace"'));
+    expect(parseTrace(JSON.parse(example ?? 'null'), 'docs/trace-format.md').model).toBe('vit-mnist');
+  });
+
   it('refuses an unreadable file and bad JSON with one line', () => {
     expect(() => readTrace(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read file \(no such file\)/);
     const bad = join(dir, 'bad.json');

@@ -297,6 +297,22 @@ function cycleOfElement(s: Stream, index: number): number {
   return (fc * rowFolds + fr) * cyclesPerFold + lineOfElement(s.demand(fr, fc), rest);
 }
 
+/** Elements of the whole stream served before `cycle`, without stalls (the inverse of cycleOfElement). */
+function servedBefore(s: Stream, cycle: number): number {
+  const { rowFolds, colFolds, cyclesPerFold, folds } = s.mapping;
+  if (cycle <= 0) return 0;
+  if (cycle >= folds * cyclesPerFold) return streamCount(s);
+  const fold = Math.floor(cycle / cyclesPerFold);
+  const fc = Math.floor(fold / rowFolds);
+  const fr = fold - fc * rowFolds;
+  const perColFold = (rowFolds - 1) * demandCount(s.demand(0, 0)) + demandCount(s.demand(rowFolds - 1, 0));
+  const before = (colFolds === 1 ? 0 : fc * perColFold) + fr * demandCount(s.demand(0, fc));
+  const d = s.demand(fr, fc);
+  const line = cycle - fold * cyclesPerFold - d.pre;
+  if (line <= 0) return before;
+  return before + (d.kind === 'skew' ? skewServedBefore(d.rows, d.cols, line) : Math.min(line, d.lines) * d.perLine);
+}
+
 // ---------------------------------------------------------------------------------------------
 // DRAM side of the buffers.
 
@@ -345,23 +361,53 @@ function readBufferTraffic(stream: Stream, sramKB: number, wordsPerCycle: number
 }
 
 /**
- * DRAM writes of the ofmap SRAM under SCALE-Sim's write buffer. Results are packed into lines of
- * `lineWords`; once more than half the SRAM holds results the half is drained, and the first such
- * drain pads the line being filled — a padded line counts as full, so the writes exceed the results
- * by that padding (C − 1 when C divides half the SRAM). What is left drains after the last cycle,
- * one line per cycle.
+ * DRAM writes of the ofmap SRAM under SCALE-Sim's write buffer, one step per drain. Results are
+ * packed into lines of `lineWords` (the array width in CALC mode). When more than half the SRAM holds
+ * results and no drain is running, the line being filled is closed early (padded) and half the SRAM's
+ * worth of lines leaves, one line per cycle. Quirk: a padded line counts as full unless it is the
+ * last line of its drain, so the writes exceed the results (by C − 1 when C divides half the SRAM).
+ * What is left drains after the last cycle. The free space is given back at once, so in CALC mode the
+ * buffer never fills and never stalls the array. Quirk: the reported stop cycle is the end of the last
+ * drain started, even when a drain started mid-layer runs past it.
  */
-function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, totalCycles: number): Accesses {
+function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, lastCycle: number): Accesses {
   const results = streamCount(stream);
-  const drainWords = Math.floor((sramKB * 1024) / 2);
-  if (results <= drainWords) {
-    return { count: results, startCycle: totalCycles, stopCycle: totalCycles + Math.ceil(results / lineWords) - 1 };
+  const totalWords = sramKB * 1024;
+  const drainWords = totalWords - Math.ceil(totalWords * 0.5);
+  const linesPerDrain = Math.ceil(drainWords / lineWords);
+  const padding = new Map<number, number>();
+  let lineStart = 0; // first result of the line being filled
+  let lines = 0; // lines closed before it
+  let drainedLines = 0;
+  let writes = 0;
+  let drainEnd = 0;
+  let startCycle = -1;
+  let stopCycle = -1;
+  const closeLines = (upTo: number) => {
+    const run = upTo - lineStart;
+    const partial = run % lineWords;
+    lines += Math.floor(run / lineWords);
+    if (partial > 0) padding.set(lines++, lineWords - partial);
+    lineStart = upTo;
+  };
+  const drain = (cycle: number, maxLines: number) => {
+    const n = Math.min(maxLines, lines - drainedLines);
+    drainedLines += n;
+    writes += n * lineWords - (padding.get(drainedLines - 1) ?? 0);
+    if (startCycle < 0) startCycle = cycle;
+    stopCycle = cycle + n - 1;
+    return stopCycle;
+  };
+  for (;;) {
+    // The result that pushes the occupancy past half, or the first one written once the running drain is done.
+    const trigger = Math.max(writes + drainWords, servedBefore(stream, drainEnd));
+    if (trigger >= results) break;
+    closeLines(trigger + 1);
+    drainEnd = drain(cycleOfElement(stream, trigger), linesPerDrain);
   }
-  const padding = (lineWords - ((drainWords + 1) % lineWords)) % lineWords;
-  const count = results + padding;
-  const drainsDuringRun = Math.floor((results - 1) / drainWords);
-  const linesLeft = Math.ceil(count / lineWords) - drainsDuringRun * Math.ceil(drainWords / lineWords);
-  return { count, startCycle: cycleOfElement(stream, drainWords), stopCycle: totalCycles + linesLeft - 1 };
+  closeLines(results);
+  for (let cycle = lastCycle; drainedLines < lines; ) cycle = drain(cycle, linesPerDrain) + 1;
+  return { count: writes, startCycle, stopCycle };
 }
 
 function streamCount(s: Stream): number {

@@ -150,7 +150,7 @@ export function cactiPoints(): CactiPoint[] {
     const num = (i: number): number => Number(f[i]);
     return {
       config: f[c.config],
-      flavour: f[c.flavour] as SramFlavour,
+      flavour: flavour(f[c.flavour]),
       bytes: num(c.bytes),
       portBits: num(c.port),
       nm: num(c.nm),
@@ -162,6 +162,11 @@ export function cactiPoints(): CactiPoint[] {
     };
   });
   return cache;
+}
+
+function flavour(text: string): SramFlavour {
+  if (text !== 'hp' && text !== 'lstp') throw new Error(`cacti-sram.csv: unknown flavour ${text}`);
+  return text;
 }
 
 function round(x: number): number {

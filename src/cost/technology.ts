@@ -25,7 +25,9 @@ export interface Technology {
 
 /** The defaults: Horowitz arithmetic and high-performance SRAM at the node's nominal supply. */
 export function technology(nodeMetres: number, options: Partial<Omit<Technology, 'nodeMetres'>> = {}): Technology {
-  return { nodeMetres, arithmetic: options.arithmetic ?? 'horowitz', sramFlavour: options.sramFlavour ?? 'hp', ...(options.volts === undefined ? {} : { volts: options.volts }) };
+  const tech: Technology = { nodeMetres, arithmetic: options.arithmetic ?? 'horowitz', sramFlavour: options.sramFlavour ?? 'hp' };
+  if (options.volts !== undefined) tech.volts = options.volts;
+  return tech;
 }
 
 /** How one node and supply scale a 45 nm figure. */

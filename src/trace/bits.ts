@@ -117,6 +117,13 @@ export function bitsFor(config: BitConfig, name: string): LayerBits {
   };
 }
 
+/** For a trace's provenance: `W8A8, 32-bit accumulators, per-layer map bits.json`. */
+export function describeBits(config: BitConfig): string {
+  const { w, a, acc } = config.defaults;
+  const map = config.layers.length > 0 ? `, per-layer map ${config.file ?? `of ${config.layers.length} entries`}` : '';
+  return `W${w}A${a}, ${acc}-bit accumulators${map}`;
+}
+
 /** Refuses map patterns that name no layer: almost always a typo that would silently keep the default. */
 export function checkPatternsUsed(config: BitConfig, names: string[], model: string): void {
   for (const { pattern } of config.layers) {

@@ -16,7 +16,7 @@
  *   consumer says which unit does it), not a separate op.
  */
 import { UserError } from '../config/errors.js';
-import { bitsFor, checkPatternsUsed, type BitConfig } from './bits.js';
+import { bitsFor, checkPatternsUsed, describeBits, type BitConfig } from './bits.js';
 import type { GemmOp, Op, VectorKind, VectorOp } from './ops.js';
 import { TRACE_FORMAT, TRACE_VERSION, type Trace } from './trace.js';
 import type { SwinWorkload, VitWorkload, Workload } from './workload.js';
@@ -45,29 +45,9 @@ export function buildTrace(workload: Workload, options: BuildOptions): Trace {
     version: TRACE_VERSION,
     model: workload.name,
     batch,
-    source: workload.source,
+    source: `${workload.source}; widths: ${describeBits(options.bits)}`,
     ops,
   };
-}
-
-function gemmOp(shape: GemmShape, config: BitConfig): GemmOp {
-  const bits = bitsFor(config, shape.name);
-  const activationB = shape.bOperand === 'activation';
-  return {
-    ...shape,
-    actBits: bits.a,
-    // Q·Kᵀ and P·V multiply two activations, both at the layer's activation width.
-    weightBits: activationB ? bits.a : bits.w,
-    accBits: bits.acc,
-    actQuant: bits.quant,
-    ...(activationB ? { bQuant: bits.bQuant } : {}),
-  };
-}
-
-/** A vector op reads at its own activation width and writes at the width of the GEMM it feeds. */
-function vectorOp({ feeds, ...shape }: VectorShape, config: BitConfig): VectorOp {
-  const a = bitsFor(config, shape.name).a;
-  return { ...shape, inBits: a, outBits: feeds === undefined ? a : bitsFor(config, feeds).a };
 }
 
 /** The ops of one inference, shapes only, in execution order. */
@@ -149,6 +129,26 @@ function blockShapes(p: string, rows: number, d: number, heads: number, hidden: 
     gemm(`${p}.mlp.fc2`, rows, hidden, d),
     vector('add', `${p}.residual2`, rows, d),
   ];
+}
+
+function gemmOp(shape: GemmShape, config: BitConfig): GemmOp {
+  const bits = bitsFor(config, shape.name);
+  const activationB = shape.bOperand === 'activation';
+  return {
+    ...shape,
+    actBits: bits.a,
+    // Q·Kᵀ and P·V multiply two activations, both at the layer's activation width.
+    weightBits: activationB ? bits.a : bits.w,
+    accBits: bits.acc,
+    actQuant: bits.quant,
+    ...(activationB ? { bQuant: bits.bQuant } : {}),
+  };
+}
+
+/** A vector op reads at its own activation width and writes at the width of the GEMM it feeds. */
+function vectorOp({ feeds, ...shape }: VectorShape, config: BitConfig): VectorOp {
+  const a = bitsFor(config, shape.name).a;
+  return { ...shape, inBits: a, outBits: feeds === undefined ? a : bitsFor(config, feeds).a };
 }
 
 function gemm(name: string, m: number, k: number, n: number, count = 1, bOperand: GemmShape['bOperand'] = 'weight'): GemmShape {

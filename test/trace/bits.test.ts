@@ -41,6 +41,7 @@ describe('per-layer bit-widths', () => {
     const gelu = trace.ops.find((o) => o.name === 'blocks.5.mlp.act') as VectorOp;
     expect(gelu).toMatchObject({ inBits: 8, outBits: 6 });
     expect(parseTrace(JSON.parse(formatTrace(trace)), 'x.json').ops).toEqual(trace.ops);
+    expect(trace.source).toMatch(/; widths: W8A8, 32-bit accumulators, per-layer map bits\.json$/);
   });
 
   it('a map can choose the quantizer: N2UQ thresholds with 2^a levels unless given, twin-uniform on P', () => {

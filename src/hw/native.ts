@@ -251,6 +251,7 @@ export function planMemory(
     return dataflow === 'ws' ? { filter: stationary, ifmap: streamed, ofmap } : { ifmap: stationary, filter: streamed, ofmap };
   };
 
+  const byFold = Array.from({ length: folds }, (_, f) => streams(f));
   const tiles: Tile[] = [];
   const tiling = {} as Record<BufferName, Tiling>;
   const bytes = (elements: number, width: number): number => Math.ceil((elements * width) / 8);
@@ -258,13 +259,15 @@ export function planMemory(
   for (const buffer of BUFFERS) {
     const own: Tile[] = [];
     const add = (tile: Omit<Tile, 'prev' | 'buffer'>): void => {
-      own.push({ ...tile, buffer, prev: -1 });
+      own.push(Object.assign(tile, { buffer, prev: -1 }));
     };
+    // Offsets are monotonic in the step (increasing, or decreasing for a stationary preload).
     const extent = (fold: number, s: FoldStream, stepStart: number, stepEnd: number): [number, number] => {
       const base = fold * cyclesPerFold;
-      const a = [s.first(stepStart), s.first(stepEnd - 1)];
-      const b = [s.last(stepStart), s.last(stepEnd - 1)];
-      return [base + Math.min(...a), base + Math.max(...b)];
+      return [
+        base + Math.min(s.first(stepStart), s.first(stepEnd - 1)),
+        base + Math.max(s.last(stepStart), s.last(stepEnd - 1)),
+      ];
     };
     const accessesOf = (s: FoldStream, steps: number): number => (buffer === 'ofmap' ? steps * s.elements : steps);
     const tooSmall = (what: string, need: number): UserError =>
@@ -285,7 +288,7 @@ export function planMemory(
         final: true,
       };
       for (let f = 0; f < folds; f++) {
-        const s = streams(f);
+        const s = byFold[f];
         const st = s[buffer];
         const [first, last] = extent(f, st, 0, st.steps);
         tile.segments.push({ fold: f, stepStart: 0, stepEnd: st.steps });
@@ -297,9 +300,9 @@ export function planMemory(
     } else {
       let kind: Tiling = 'per-fold';
       for (let f = 0; f < folds; ) {
-        const st = streams(f)[buffer];
+        const st = byFold[f][buffer];
         let runEnd = f + 1;
-        while (runEnd < folds && streams(runEnd)[buffer].key === st.key) runEnd++;
+        while (runEnd < folds && byFold[runEnd][buffer].key === st.key) runEnd++;
         const sliceElements = st.steps * st.elements;
         const isPsum = buffer === 'ofmap' && dataflow !== 'os';
         if (bytes(sliceElements, bits[buffer]) <= half[buffer]) {
@@ -317,7 +320,7 @@ export function planMemory(
             final: true,
           };
           for (let g = f; g < runEnd; g++) {
-            const sg = streams(g)[buffer];
+            const sg = byFold[g][buffer];
             const [first, last] = extent(g, sg, 0, sg.steps);
             tile.segments.push({ fold: g, stepStart: 0, stepEnd: sg.steps });
             tile.accesses += accessesOf(sg, sg.steps);
@@ -338,7 +341,7 @@ export function planMemory(
           }
           kind = isPsum ? 'spilled' : 'chunked';
           for (let g = f; g < runEnd; g++) {
-            const sg = streams(g)[buffer];
+            const sg = byFold[g][buffer];
             const fr = g % rowFolds;
             for (let s0 = 0; s0 < sg.steps; s0 += chunk) {
               const s1 = Math.min(sg.steps, s0 + chunk);
@@ -366,7 +369,10 @@ export function planMemory(
       tiling[buffer] = kind;
     }
     const offset = tiles.length;
-    own.forEach((t, i) => tiles.push({ ...t, prev: i >= 2 ? offset + i - 2 : -1 }));
+    own.forEach((t, i) => {
+      t.prev = i >= 2 ? offset + i - 2 : -1;
+      tiles.push(t);
+    });
   }
 
   const keyed: { transfer: Transfer; key: number; drain: number; first: number }[] = [];

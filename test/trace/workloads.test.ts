@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
 import { uniformBits } from '../../src/trace/bits.js';
 import { buildTrace, opShapes } from '../../src/trace/build.js';
 import { opMacs, opWeights, type GemmOp } from '../../src/trace/ops.js';
@@ -160,6 +163,17 @@ describe('op list', () => {
     expect(ops.find((op) => op.name === 'blocks.0.attn.qk')).toMatchObject({ m: 50, n: 50 });
     expect(ops.at(-1)).toMatchObject({ name: 'head', n: 10 });
   });
+
+  for (const name of ['vit-fashion-mnist', 'vit-mnist']) {
+    const workload = loadWorkload(name) as VitWorkload;
+    const file = fileURLToPath(new URL(`../../${workload.checkpoint ?? ''}`, import.meta.url));
+    // The description was written from the training recipe before the checkpoint existed.
+    it.skipIf(!existsSync(file))(`${name} describes its trained checkpoint`, () => {
+      const { config } = loadCheckpoint(file);
+      const { imgSize, patchSize, inChans, embedDim, depth, numHeads, mlpRatio, numClasses } = config;
+      expect(workload).toMatchObject({ imgSize, patchSize, inChans, embedDim, depth, numHeads, mlpRatio, numClasses });
+    });
+  }
 
   it('every op name is unique in every shipped workload', () => {
     for (const name of workloadNames()) {

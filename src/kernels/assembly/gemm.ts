@@ -12,8 +12,12 @@
 //     for each row panel MR:   pack op(a)[MR, kc] into [kc][MR] (L1-resident, one splat per row)
 //       for each column panel: MR×NR micro-tile held in MR·NR/4 v128 accumulators, k innermost.
 // Packing makes all four trans combinations hit the same inner loop with unit-stride loads; it
-// costs O(mk + kn) against O(mkn) multiplies. Edge tiles (m or n not a multiple of the tile) are
-// zero-padded in the packs and computed into a small tile buffer whose valid part is copied back.
+// costs O(mk + kn) against O(mkn) multiplies, and the operands stored the other way round are
+// packed through 4×4 SIMD transposes. Edge tiles (m or n not a multiple of the tile) are
+// zero-padded in the packs and computed into a small tile buffer whose valid part is copied back;
+// a last column panel at most 4 wide gets a 4×4 kernel so the padding wastes fewer lanes.
+// 4×8 measured best: 6×8 and a 2× unrolled k loop ran 10–15 % slower (V8 has 16 xmm registers,
+// and 12 accumulators plus operands spill).
 //
 // The host (src/kernels/gemm.ts) owns the memory layout: it copies a, b, c to addresses it picks
 // above heapBase() and passes a scratch area of scratchBytes(n) bytes.
@@ -59,9 +63,12 @@ export function gemm(
         const out = c + (<usize>(ic * n + jc) << 2);
         if (mr == MR && nr == NR) {
           micro(packedA, panel, out, ldc, kc, load);
+        } else if (mr == MR && nr == NR / 2) {
+          microHalf(packedA, panel, out, ldc, kc, load);
         } else {
           if (load) copyTile(tile, NR << 2, out, ldc, mr, nr);
-          micro(packedA, panel, tile, NR << 2, kc, load);
+          if (nr <= NR / 2) microHalf(packedA, panel, tile, NR << 2, kc, load);
+          else micro(packedA, panel, tile, NR << 2, kc, load);
           copyTile(out, ldc, tile, NR << 2, mr, nr);
         }
       }
@@ -110,12 +117,41 @@ function micro(pa: usize, pb: usize, pc: usize, ldc: usize, kc: i32, load: bool)
   v128.store(r3, c30); v128.store(r3, c31, 16);
 }
 
-/** op(b)[pc..pc+kc, 0..n] → panels [n/NR][kc][NR], columns past n zero. */
+/**
+ * The MR×(NR/2) kernel for a last column panel at most 4 wide (the 10-class head: 8 + 4 columns
+ * instead of 8 + 8), so the padding wastes at most 3 lanes instead of 7.
+ */
+// @ts-ignore: decorator
+@inline
+function microHalf(pa: usize, pb: usize, pc: usize, ldc: usize, kc: i32, load: bool): void {
+  const r1 = pc + ldc;
+  const r2 = r1 + ldc;
+  const r3 = r2 + ldc;
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  if (load) {
+    c0 = v128.load(pc); c1 = v128.load(r1); c2 = v128.load(r2); c3 = v128.load(r3);
+  }
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(pb);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(pa), b0));
+    c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(pa, 4), b0));
+    c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(pa, 8), b0));
+    c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(pa, 12), b0));
+    pa += MR << 2;
+    pb += (NR / 2) << 2;
+  }
+  v128.store(pc, c0); v128.store(r1, c1); v128.store(r2, c2); v128.store(r3, c3);
+}
+
+/**
+ * op(b)[pc..pc+kc, 0..n] → panels [n/NR][kc][NR], columns past n zero. A last panel at most NR/2
+ * wide is packed NR/2 wide (see microHalf); panel jc still starts at float jc·kc either way.
+ */
 function packB(b: usize, pc: i32, kc: i32, n: i32, k: i32, transB: bool, dst: usize): void {
   for (let jc = 0; jc < n; jc += NR) {
     const nr = min(NR, n - jc);
-    if (!transB && nr == NR) {
-      // b is [K,N]: each k row of the panel is 8 contiguous floats.
+    if (nr == NR && !transB) {
+      // b is [K,N]: each k row of the panel is NR contiguous floats.
       let src = b + (<usize>(pc * n + jc) << 2);
       const stride = <usize>n << 2;
       for (let p = 0; p < kc; p++) {
@@ -124,18 +160,34 @@ function packB(b: usize, pc: i32, kc: i32, n: i32, k: i32, transB: bool, dst: us
         src += stride;
         dst += NR << 2;
       }
-      continue;
-    }
-    for (let p = 0; p < kc; p++) {
-      for (let jj = 0; jj < NR; jj++) {
-        let v: f32 = 0;
-        if (jj < nr) {
-          // transB: b is [N,K] (PyTorch weights), so a panel row gathers one float from each of NR rows.
-          const idx = transB ? (jc + jj) * k + pc + p : (pc + p) * n + jc + jj;
-          v = load<f32>(b + (<usize>idx << 2));
+    } else if (nr == NR) {
+      // b is [N,K] (PyTorch weights): transpose 4×4 blocks, two per 4 k steps of the panel.
+      const rowStride = <usize>k << 2;
+      let src = b + (<usize>(jc * k + pc) << 2);
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        transpose4(src, rowStride, dst, NR << 2);
+        transpose4(src + 4 * rowStride, rowStride, dst + 16, NR << 2);
+        src += 16;
+        dst += (4 * NR) << 2;
+      }
+      for (; p < kc; p++) {
+        for (let jj = 0; jj < NR; jj++) store<f32>(dst + (<usize>jj << 2), load<f32>(src + <usize>jj * rowStride));
+        src += 4;
+        dst += NR << 2;
+      }
+    } else {
+      const width = nr <= NR / 2 ? NR / 2 : NR;
+      for (let p = 0; p < kc; p++) {
+        for (let jj = 0; jj < width; jj++) {
+          let v: f32 = 0;
+          if (jj < nr) {
+            const idx = transB ? (jc + jj) * k + pc + p : (pc + p) * n + jc + jj;
+            v = load<f32>(b + (<usize>idx << 2));
+          }
+          store<f32>(dst, v);
+          dst += 4;
         }
-        store<f32>(dst, v);
-        dst += 4;
       }
     }
   }
@@ -143,7 +195,7 @@ function packB(b: usize, pc: i32, kc: i32, n: i32, k: i32, transB: bool, dst: us
 
 /** op(a)[ic..ic+mr, pc..pc+kc] → [kc][MR], rows past mr zero. */
 function packA(a: usize, ic: i32, pc: i32, mr: i32, kc: i32, m: i32, k: i32, transA: bool, dst: usize): void {
-  if (transA && mr == MR) {
+  if (mr == MR && transA) {
     // a is [K,M]: the MR rows of one k step are 4 contiguous floats.
     let src = a + (<usize>(pc * m + ic) << 2);
     const stride = <usize>m << 2;
@@ -152,25 +204,58 @@ function packA(a: usize, ic: i32, pc: i32, mr: i32, kc: i32, m: i32, k: i32, tra
       src += stride;
       dst += MR << 2;
     }
-    return;
-  }
-  for (let p = 0; p < kc; p++) {
-    for (let ii = 0; ii < MR; ii++) {
-      let v: f32 = 0;
-      if (ii < mr) {
-        const idx = transA ? (pc + p) * m + ic + ii : (ic + ii) * k + pc + p;
-        v = load<f32>(a + (<usize>idx << 2));
+  } else if (mr == MR) {
+    // a is [M,K]: transpose 4×4 blocks (4 rows × 4 k steps) into k-major order.
+    const rowStride = <usize>k << 2;
+    let src = a + (<usize>(ic * k + pc) << 2);
+    let p = 0;
+    for (; p + 4 <= kc; p += 4) {
+      transpose4(src, rowStride, dst, MR << 2);
+      src += 16;
+      dst += (4 * MR) << 2;
+    }
+    for (; p < kc; p++) {
+      for (let ii = 0; ii < MR; ii++) store<f32>(dst + (<usize>ii << 2), load<f32>(src + <usize>ii * rowStride));
+      src += 4;
+      dst += MR << 2;
+    }
+  } else {
+    for (let p = 0; p < kc; p++) {
+      for (let ii = 0; ii < MR; ii++) {
+        let v: f32 = 0;
+        if (ii < mr) {
+          const idx = transA ? (pc + p) * m + ic + ii : (ic + ii) * k + pc + p;
+          v = load<f32>(a + (<usize>idx << 2));
+        }
+        store<f32>(dst, v);
+        dst += 4;
       }
-      store<f32>(dst, v);
-      dst += 4;
     }
   }
 }
 
+/** Four rows of 4 floats at src (row stride ls bytes) → four columns at dst (row stride ld bytes). */
+// @ts-ignore: decorator
+@inline
+function transpose4(src: usize, ls: usize, dst: usize, ld: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + ls);
+  const r2 = v128.load(src + 2 * ls);
+  const r3 = v128.load(src + 3 * ls);
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f64>(t0, t2, 0, 2));
+  v128.store(dst + ld, v128.shuffle<f64>(t0, t2, 1, 3));
+  v128.store(dst + 2 * ld, v128.shuffle<f64>(t1, t3, 0, 2));
+  v128.store(dst + 3 * ld, v128.shuffle<f64>(t1, t3, 1, 3));
+}
+
+/** Copies a tile of at most MR×NR floats; a plain loop, because memory.copy is a runtime call per row. */
 function copyTile(dst: usize, ldd: usize, src: usize, lds: usize, rows: i32, cols: i32): void {
-  const bytes = <usize>cols << 2;
   for (let r = 0; r < rows; r++) {
-    memory.copy(dst, src, bytes);
+    for (let j = 0; j < cols; j++) store<f32>(dst + (<usize>j << 2), load<f32>(src + (<usize>j << 2)));
     dst += ldd;
     src += lds;
   }

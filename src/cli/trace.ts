@@ -3,6 +3,7 @@
  * description alone (no weights). Bit-widths are uniform (`--wbits/--abits`) or per layer (`--bits`).
  */
 import type { CommandModule } from 'yargs';
+import { UserError } from '../config/errors.js';
 import { formatSI } from '../config/units.js';
 import { DEFAULT_ACC_BITS, loadBitsMap, uniformBits } from '../trace/bits.js';
 import { buildTrace } from '../trace/build.js';
@@ -32,6 +33,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option('acc-bits', { type: 'number', default: DEFAULT_ACC_BITS, describe: 'accumulator width for every layer' })
       .option('out', { type: 'string', describe: 'write the trace here (default: stdout)' }),
   handler: (args) => {
+    if (args.batch !== undefined && !(Number.isSafeInteger(args.batch) && args.batch > 0)) throw new UserError(`--batch must be a positive integer, got ${args.batch}`);
     const workload = loadWorkload(args.model);
     const defaults = uniformBits(args.wbits, args.abits, args['acc-bits']);
     const bits = args.bits === undefined ? defaults : loadBitsMap(args.bits, defaults.defaults);

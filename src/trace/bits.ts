@@ -53,7 +53,7 @@ export const DEFAULT_ACC_BITS = 32;
 /** A config that gives every layer the same widths. */
 export function uniformBits(w: number, a: number, acc = DEFAULT_ACC_BITS): BitConfig {
   for (const [flag, value] of [['--wbits', w], ['--abits', a], ['--acc-bits', acc]] as const) {
-    if (!isBits(value)) throw new UserError(`${flag} must be an integer from 1 to ${MAX_BITS}, got ${describeValue(value)}`);
+    if (!isBits(value)) throw new UserError(`${flag} must be an integer from 1 to ${MAX_BITS}, got ${String(value)}`);
   }
   return { defaults: { w, a, acc }, layers: [] };
 }

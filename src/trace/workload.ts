@@ -72,27 +72,29 @@ export function loadWorkload(fileOrName: string): Workload {
   return parseWorkload(readJsonFile(file), file);
 }
 
+/** The description as written: family-specific fields optional, defaults not yet filled. */
+interface WorkloadFile extends Omit<WorkloadCommon, 'description' | 'batch'> {
+  $schema?: string;
+  family: 'vit' | 'swin';
+  description?: string;
+  batch?: number;
+  depth?: number;
+  depths?: number[];
+  numHeads: number | number[];
+  windowSize?: number;
+  classToken?: boolean;
+}
+
 /** Validates a parsed description and fills the defaults; `file` is used only in error messages. */
 export function parseWorkload(data: unknown, file: string): Workload {
-  const raw = validateWithSchema<Record<string, unknown>>(data, workloadSchema(), file);
-  const common = {
-    name: raw.name as string,
-    description: (raw.description as string | undefined) ?? '',
-    source: raw.source as string,
-    ...(raw.checkpoint === undefined ? {} : { checkpoint: raw.checkpoint as string }),
-    imgSize: raw.imgSize as number,
-    patchSize: raw.patchSize as number,
-    inChans: raw.inChans as number,
-    embedDim: raw.embedDim as number,
-    mlpRatio: raw.mlpRatio as number,
-    numClasses: raw.numClasses as number,
-    batch: (raw.batch as number | undefined) ?? 1,
-    ...(raw.published === undefined ? {} : { published: raw.published as Published }),
-  };
+  // `$schema` only points editors at the schema. The schema's if/then has already tied depth and a
+  // single head count to vit, and depths, windowSize and a head list per stage to swin.
+  const { $schema: _schema, family, description, batch, depth, depths, numHeads, windowSize, classToken, ...common } = validateWithSchema<WorkloadFile>(data, workloadSchema(), file);
+  const shared = { ...common, description: description ?? '', batch: batch ?? 1 };
   const workload: Workload =
-    raw.family === 'swin'
-      ? { ...common, family: 'swin', depths: [...(raw.depths as number[])], numHeads: [...(raw.numHeads as number[])], windowSize: raw.windowSize as number }
-      : { ...common, family: 'vit', depth: raw.depth as number, numHeads: raw.numHeads as number, classToken: (raw.classToken as boolean | undefined) ?? true };
+    family === 'swin'
+      ? { ...shared, family, depths: [...(depths as number[])], numHeads: [...(numHeads as number[])], windowSize: windowSize as number }
+      : { ...shared, family, depth: depth as number, numHeads: numHeads as number, classToken: classToken ?? true };
   const problem = workloadProblem(workload);
   if (problem) throw new UserError(`${file}: ${problem}`);
   return workload;

@@ -188,6 +188,7 @@ describe('workload descriptions', () => {
 
   it('fills the defaults: batch 1 and a class token', () => {
     expect(parseWorkload(base, 'x.json')).toMatchObject({ batch: 1, classToken: true });
+    expect(Object.keys(loadWorkload('deit-s'))).not.toContain('$schema');
   });
 
   it.each([

@@ -14,7 +14,7 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
-    .wrap(Math.min(110, process.stdout.columns || 110))
+    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : 100)
     .fail((message, error) => {
       if (error) throw error;
       throw new UserError(`vitsim: ${message}`);

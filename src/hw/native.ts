@@ -205,8 +205,6 @@ interface FoldStream {
   /** Stall-free offsets of the first and last access of step s from the fold's first cycle. */
   first: (s: number) => number;
   last: (s: number) => number;
-  /** Folds with the same key read the same data. */
-  key: number;
   /** The stationary operand of WS/IS: read once per fold in the preload, cannot be chunked. */
   stationary: boolean;
 }
@@ -232,26 +230,45 @@ export function planMemory(
   };
   const operandElements = { ifmap: gemm.m * gemm.k, filter: gemm.k * gemm.n };
 
+  // Only four fold shapes exist (full or partial in rows and in columns): build each once.
+  const shapes = new Map<number, Record<BufferName, FoldStream>>();
+  const streamsOf = (ru: number, cu: number): Record<BufferName, FoldStream> => {
+    if (dataflow === 'os') {
+      const vector = (elements: number): FoldStream => ({ steps: T, elements, first: (s) => s, last: (s) => s, stationary: false });
+      return {
+        ifmap: vector(ru),
+        filter: vector(cu),
+        ofmap: { steps: ru, elements: cu, first: (i) => T - 1 + i, last: (i) => T - 1 + i + cu - 1, stationary: false },
+      };
+    }
+    const stationary: FoldStream = { steps: ru, elements: cu, first: (r) => R - 1 - r, last: (r) => R - 1 - r, stationary: true };
+    const streamed: FoldStream = { steps: T, elements: ru, first: (s) => R + s, last: (s) => R + s, stationary: false };
+    const ofmap: FoldStream = { steps: T, elements: cu, first: (s) => 2 * R - 1 + s, last: (s) => 2 * R - 1 + s + cu - 1, stationary: false };
+    return dataflow === 'ws' ? { filter: stationary, ifmap: streamed, ofmap } : { ifmap: stationary, filter: streamed, ofmap };
+  };
   const streams = (fold: number): Record<BufferName, FoldStream> => {
     const fc = Math.floor(fold / rowFolds);
     const fr = fold % rowFolds;
     const ru = fr === rowFolds - 1 ? mapping.lastFoldRows : R;
     const cu = fc === colFolds - 1 ? mapping.lastFoldCols : C;
-    if (dataflow === 'os') {
-      const vector = (elements: number, key: number): FoldStream => ({ steps: T, elements, first: (s) => s, last: (s) => s, key, stationary: false });
-      return {
-        ifmap: vector(ru, fr),
-        filter: vector(cu, fc),
-        ofmap: { steps: ru, elements: cu, first: (i) => T - 1 + i, last: (i) => T - 1 + i + cu - 1, key: fold, stationary: false },
-      };
+    const id = ru * (C + 1) + cu;
+    let shape = shapes.get(id);
+    if (shape === undefined) {
+      shape = streamsOf(ru, cu);
+      shapes.set(id, shape);
     }
-    const stationary: FoldStream = { steps: ru, elements: cu, first: (r) => R - 1 - r, last: (r) => R - 1 - r, key: fold, stationary: true };
-    const streamed: FoldStream = { steps: T, elements: ru, first: (s) => R + s, last: (s) => R + s, key: fr, stationary: false };
-    const ofmap: FoldStream = { steps: T, elements: cu, first: (s) => 2 * R - 1 + s, last: (s) => 2 * R - 1 + s + cu - 1, key: fc, stationary: false };
-    return dataflow === 'ws' ? { filter: stationary, ifmap: streamed, ofmap } : { ifmap: stationary, filter: streamed, ofmap };
+    return shape;
+  };
+  /** Folds with the same key read the same data from the buffer (fold order: column fold outer). */
+  const keyOf = (buffer: BufferName, fold: number): number => {
+    const fc = Math.floor(fold / rowFolds);
+    const fr = fold % rowFolds;
+    if (dataflow === 'os') return buffer === 'ifmap' ? fr : buffer === 'filter' ? fc : fold;
+    if (buffer === 'ofmap') return fc;
+    const stationary = dataflow === 'ws' ? 'filter' : 'ifmap';
+    return buffer === stationary ? fold : fr;
   };
 
-  const byFold = Array.from({ length: folds }, (_, f) => streams(f));
   const tiles: Tile[] = [];
   const tiling = {} as Record<BufferName, Tiling>;
   const bytes = (elements: number, width: number): number => Math.ceil((elements * width) / 8);
@@ -288,7 +305,7 @@ export function planMemory(
         final: true,
       };
       for (let f = 0; f < folds; f++) {
-        const s = byFold[f];
+        const s = streams(f);
         const st = s[buffer];
         const [first, last] = extent(f, st, 0, st.steps);
         tile.segments.push({ fold: f, stepStart: 0, stepEnd: st.steps });
@@ -300,9 +317,10 @@ export function planMemory(
     } else {
       let kind: Tiling = 'per-fold';
       for (let f = 0; f < folds; ) {
-        const st = byFold[f][buffer];
+        const st = streams(f)[buffer];
         let runEnd = f + 1;
-        while (runEnd < folds && byFold[runEnd][buffer].key === st.key) runEnd++;
+        const key = keyOf(buffer, f);
+        while (runEnd < folds && keyOf(buffer, runEnd) === key) runEnd++;
         const sliceElements = st.steps * st.elements;
         const isPsum = buffer === 'ofmap' && dataflow !== 'os';
         if (bytes(sliceElements, bits[buffer]) <= half[buffer]) {
@@ -320,7 +338,7 @@ export function planMemory(
             final: true,
           };
           for (let g = f; g < runEnd; g++) {
-            const sg = byFold[g][buffer];
+            const sg = streams(g)[buffer];
             const [first, last] = extent(g, sg, 0, sg.steps);
             tile.segments.push({ fold: g, stepStart: 0, stepEnd: sg.steps });
             tile.accesses += accessesOf(sg, sg.steps);
@@ -341,7 +359,7 @@ export function planMemory(
           }
           kind = isPsum ? 'spilled' : 'chunked';
           for (let g = f; g < runEnd; g++) {
-            const sg = byFold[g][buffer];
+            const sg = streams(g)[buffer];
             const fr = g % rowFolds;
             for (let s0 = 0; s0 < sg.steps; s0 += chunk) {
               const s1 = Math.min(sg.steps, s0 + chunk);

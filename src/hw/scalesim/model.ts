@@ -137,15 +137,20 @@ export function foldAverages(mapping: FoldMapping): { mappingEfficiency: number;
   const [effCorner, utilCorner] = value(mapping.lastFoldRows, mapping.lastFoldCols);
   let eff = 0;
   let util = 0;
-  for (let fc = 0; fc < colFolds; fc++) {
-    const lastCol = fc === colFolds - 1;
+  for (let fc = 0; fc < colFolds - 1; fc++) {
     for (let fr = 0; fr < rowFolds - 1; fr++) {
-      eff += lastCol ? effColEnd : effFull;
-      util += lastCol ? utilColEnd : utilFull;
+      eff += effFull;
+      util += utilFull;
     }
-    eff += lastCol ? effCorner : effRowEnd;
-    util += lastCol ? utilCorner : utilRowEnd;
+    eff += effRowEnd;
+    util += utilRowEnd;
   }
+  for (let fr = 0; fr < rowFolds - 1; fr++) {
+    eff += effColEnd;
+    util += utilColEnd;
+  }
+  eff += effCorner;
+  util += utilCorner;
   return { mappingEfficiency: eff / folds, computeUtilisation: util / folds };
 }
 
@@ -180,15 +185,25 @@ export function sramAccessCounts(mapping: FoldMapping): { ifmap: number; filter:
  */
 type FoldDemand = { kind: 'skew'; pre: number; rows: number; cols: number } | { kind: 'flat'; pre: number; lines: number; perLine: number };
 
-/** A run of distinct addresses read `passes` times back to back (the reuse pattern of one operand). */
+/**
+ * A run of `size` distinct addresses read `passes` times back to back, and `repeat` such runs of
+ * other addresses one after the other: the reuse pattern of one operand.
+ */
 interface Block {
   size: number;
   passes: number;
+  repeat: number;
 }
 
 interface Stream {
   mapping: FoldMapping;
   demand: (rowFold: number, colFold: number) => FoldDemand;
+  /** Elements of a fold that is not the last row fold (of column fold 0), of a whole column fold, of the stream. */
+  perFold: (colFold: number) => number;
+  perColFold: number;
+  count: number;
+  /** Most elements any one cycle of any fold serves. */
+  maxPerCycle: number;
   /** The operand's reuse pattern in stream order; read streams only. */
   blocks: Block[];
   firstCycle: number;
@@ -215,8 +230,11 @@ function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifm
       return skew(T - 1 + R - usedRows, usedRows, usedCols);
     };
     // The whole ifmap is re-streamed for every column fold; each filter column block for every row fold.
-    ifmapBlocks = [{ size: M * K, passes: colFolds }];
-    filterBlocks = Array.from({ length: colFolds }, (_, fc) => ({ size: K * shape(0, fc).usedCols, passes: rowFolds }));
+    ifmapBlocks = [{ size: M * K, passes: colFolds, repeat: 1 }];
+    filterBlocks = [
+      { size: K * mapping.cols, passes: rowFolds, repeat: colFolds - 1 },
+      { size: K * mapping.lastFoldCols, passes: rowFolds, repeat: 1 },
+    ];
   } else if (dataflow === 'ws') {
     // R cycles to load the weight tile (bottom row first), then the ifmap streams skewed.
     ifmap = (fr, fc) => skew(R, T, shape(fr, fc).usedRows);
@@ -225,8 +243,8 @@ function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifm
       return flat(R - usedRows, usedRows, usedCols);
     };
     ofmap = (fr, fc) => skew(2 * R - 1, T, shape(fr, fc).usedCols);
-    ifmapBlocks = [{ size: M * K, passes: colFolds }];
-    filterBlocks = [{ size: K * N, passes: 1 }];
+    ifmapBlocks = [{ size: M * K, passes: colFolds, repeat: 1 }];
+    filterBlocks = [{ size: K * N, passes: 1, repeat: 1 }];
   } else {
     ifmap = (fr, fc) => {
       const { usedRows, usedCols } = shape(fr, fc);
@@ -234,16 +252,29 @@ function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifm
     };
     filter = (fr, fc) => skew(R, T, shape(fr, fc).usedRows);
     ofmap = (fr, fc) => skew(2 * R - 1, T, shape(fr, fc).usedCols);
-    ifmapBlocks = [{ size: M * K, passes: 1 }];
-    filterBlocks = [{ size: K * N, passes: colFolds }];
+    ifmapBlocks = [{ size: M * K, passes: 1, repeat: 1 }];
+    filterBlocks = [{ size: K * N, passes: colFolds, repeat: 1 }];
   }
-  const stream = (demand: Stream['demand'], blocks: Block[]): Stream => ({
-    mapping,
-    demand,
-    blocks,
-    firstCycle: firstLine(demand(0, 0)),
-    lastCycle: (mapping.folds - 1) * mapping.cyclesPerFold + lastLine(demand(rowFolds - 1, colFolds - 1)),
-  });
+  const stream = (build: Stream['demand'], blocks: Block[]): Stream => {
+    // Only the last row fold and the last column fold are partial: four fold shapes, built once.
+    const lastRow = rowFolds - 1;
+    const lastCol = colFolds - 1;
+    const variants = [build(0, 0), build(lastRow, 0), build(0, lastCol), build(lastRow, lastCol)];
+    const demand = (fr: number, fc: number) => variants[(fr === lastRow ? 1 : 0) + (fc === lastCol ? 2 : 0)];
+    const counts = variants.map(demandCount);
+    const perColFold = (fc: number) => (rowFolds - 1) * counts[fc === lastCol ? 2 : 0] + counts[fc === lastCol ? 3 : 1];
+    return {
+      mapping,
+      demand,
+      perFold: (fc) => counts[fc === lastCol ? 2 : 0],
+      perColFold: perColFold(0),
+      count: (colFolds - 1) * perColFold(0) + perColFold(lastCol),
+      maxPerCycle: Math.max(...variants.map((d) => (d.kind === 'skew' ? Math.min(d.rows, d.cols) : d.perLine))),
+      blocks,
+      firstCycle: firstLine(demand(0, 0)),
+      lastCycle: (mapping.folds - 1) * mapping.cyclesPerFold + lastLine(demand(lastRow, lastCol)),
+    };
+  };
   return { ifmap: stream(ifmap, ifmapBlocks), filter: stream(filter, filterBlocks), ofmap: stream(ofmap, []) };
 }
 
@@ -286,12 +317,9 @@ function lineOfElement(d: FoldDemand, index: number): number {
 /** Cycle at which element number `index` (0-based) of the whole stream is served, without stalls. */
 function cycleOfElement(s: Stream, index: number): number {
   const { rowFolds, colFolds, cyclesPerFold } = s.mapping;
-  const perFold = (fr: number, fc: number) => demandCount(s.demand(fr, fc));
-  const perColFold = (fc: number) => (rowFolds - 1) * perFold(0, fc) + perFold(rowFolds - 1, fc);
-  const fullGroup = perColFold(0);
-  const fc = colFolds === 1 ? 0 : Math.min(Math.floor(index / fullGroup), colFolds - 1);
-  let rest = index - fc * fullGroup;
-  const full = perFold(0, fc);
+  const fc = colFolds === 1 ? 0 : Math.min(Math.floor(index / s.perColFold), colFolds - 1);
+  let rest = index - fc * s.perColFold;
+  const full = s.perFold(fc);
   const fr = rowFolds === 1 ? 0 : Math.min(Math.floor(rest / full), rowFolds - 1);
   rest -= fr * full;
   return (fc * rowFolds + fr) * cyclesPerFold + lineOfElement(s.demand(fr, fc), rest);
@@ -299,14 +327,13 @@ function cycleOfElement(s: Stream, index: number): number {
 
 /** Elements of the whole stream served before `cycle`, without stalls (the inverse of cycleOfElement). */
 function servedBefore(s: Stream, cycle: number): number {
-  const { rowFolds, colFolds, cyclesPerFold, folds } = s.mapping;
+  const { rowFolds, cyclesPerFold, folds } = s.mapping;
   if (cycle <= 0) return 0;
-  if (cycle >= folds * cyclesPerFold) return streamCount(s);
+  if (cycle >= folds * cyclesPerFold) return s.count;
   const fold = Math.floor(cycle / cyclesPerFold);
   const fc = Math.floor(fold / rowFolds);
   const fr = fold - fc * rowFolds;
-  const perColFold = (rowFolds - 1) * demandCount(s.demand(0, 0)) + demandCount(s.demand(rowFolds - 1, 0));
-  const before = (colFolds === 1 ? 0 : fc * perColFold) + fr * demandCount(s.demand(0, fc));
+  const before = fc * s.perColFold + fr * s.perFold(fc);
   const d = s.demand(fr, fc);
   const line = cycle - fold * cyclesPerFold - d.pre;
   if (line <= 0) return before;
@@ -331,23 +358,25 @@ function readBufferTraffic(stream: Stream, sramKB: number, wordsPerCycle: number
   let flushes = 0;
   let lastFlushElement = -1;
   let blockStart = 0;
-  for (const { size, passes } of stream.blocks) {
+  for (const { size, passes, repeat } of stream.blocks) {
     const accesses = size * passes;
-    let pos = 0;
-    let loaded = 0;
-    while (pos < accesses && loaded < size) {
-      const toFlush = flushEvery - (misses % flushEvery);
-      const step = Math.min(toFlush, size - loaded, accesses - pos);
-      misses += step;
-      pos += step;
-      loaded += step;
-      if (step === toFlush) {
-        flushes++;
-        lastFlushElement = blockStart + pos - 1;
-        loaded = 0;
+    for (let r = 0; r < repeat; r++) {
+      let pos = 0;
+      let loaded = 0;
+      while (pos < accesses && loaded < size) {
+        const toFlush = flushEvery - (misses % flushEvery);
+        const step = Math.min(toFlush, size - loaded, accesses - pos);
+        misses += step;
+        pos += step;
+        loaded += step;
+        if (step === toFlush) {
+          flushes++;
+          lastFlushElement = blockStart + pos - 1;
+          loaded = 0;
+        }
       }
+      blockStart += accesses;
     }
-    blockStart += accesses;
   }
   if (flushes === 0) {
     const sets = Math.ceil(misses / setWords);
@@ -371,7 +400,7 @@ function readBufferTraffic(stream: Stream, sramKB: number, wordsPerCycle: number
  * drain started, even when a drain started mid-layer runs past it.
  */
 function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, lastCycle: number): Accesses {
-  const results = streamCount(stream);
+  const results = stream.count;
   const totalWords = sramKB * 1024;
   const drainWords = totalWords - Math.ceil(totalWords * 0.5);
   const linesPerDrain = Math.ceil(drainWords / lineWords);
@@ -383,14 +412,15 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
   let drainEnd = 0;
   let startCycle = -1;
   let stopCycle = -1;
-  const closeLines = (upTo: number) => {
+  const closeLines = (upTo: number): number => {
     const run = upTo - lineStart;
     const partial = run % lineWords;
     lines += Math.floor(run / lineWords);
     if (partial > 0) padding.set(lines++, lineWords - partial);
     lineStart = upTo;
+    return partial;
   };
-  const drain = (cycle: number, maxLines: number) => {
+  const drain = (cycle: number, maxLines: number): number => {
     const n = Math.min(maxLines, lines - drainedLines);
     drainedLines += n;
     writes += n * lineWords - (padding.get(drainedLines - 1) ?? 0);
@@ -398,22 +428,28 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
     stopCycle = cycle + n - 1;
     return stopCycle;
   };
+  // Once a drain leaves whole lines and moves exactly half the SRAM, and the array cannot write more
+  // results per cycle than a line holds, every later drain repeats it unblocked: D results later.
+  const periodic = drainWords % lineWords === 0 && stream.maxPerCycle <= lineWords;
   for (;;) {
     // The result that pushes the occupancy past half, or the first one written once the running drain is done.
     const trigger = Math.max(writes + drainWords, servedBefore(stream, drainEnd));
     if (trigger >= results) break;
-    closeLines(trigger + 1);
+    const partial = closeLines(trigger + 1);
+    const before = writes;
     drainEnd = drain(cycleOfElement(stream, trigger), linesPerDrain);
+    const skip = Math.floor((results - 1 - writes) / drainWords) - 1;
+    if (periodic && partial === 0 && writes - before === drainWords && skip > 0) {
+      const last = writes + skip * drainWords;
+      closeLines(last + 1);
+      writes += skip * drainWords;
+      drainedLines += skip * linesPerDrain;
+      drainEnd = stopCycle = cycleOfElement(stream, last) + linesPerDrain - 1;
+    }
   }
   closeLines(results);
   for (let cycle = lastCycle; drainedLines < lines; ) cycle = drain(cycle, linesPerDrain) + 1;
   return { count: writes, startCycle, stopCycle };
-}
-
-function streamCount(s: Stream): number {
-  const { rowFolds, colFolds } = s.mapping;
-  const perColFold = (fc: number) => (rowFolds - 1) * demandCount(s.demand(0, fc)) + demandCount(s.demand(rowFolds - 1, fc));
-  return (colFolds - 1) * perColFold(0) + perColFold(colFolds - 1);
 }
 
 /**
@@ -433,7 +469,7 @@ export function userModeStallCycles(computeCycles: number, config: ScaleSimConfi
     worst = Math.max(worst, Math.ceil((traffic.count - firstFill) / bandwidth));
   });
   // Results that still fit in the ofmap SRAM at the end drain after the last cycle, outside the count.
-  const drainedDuringRun = Math.max(0, streamCount(ofmap) - config.ofmapSramKB * 1024);
+  const drainedDuringRun = Math.max(0, ofmap.count - config.ofmapSramKB * 1024);
   worst = Math.max(worst, Math.ceil(drainedDuringRun / bandwidth));
   return Math.max(0, worst - computeCycles);
 }

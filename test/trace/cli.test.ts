@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,16 @@ describe('vitsim trace', () => {
     const trace = JSON.parse(run.stdout) as { batch: number; ops: { name: string; actBits?: number; accBits?: number }[] };
     expect(trace.batch).toBe(2);
     expect(trace.ops.find((op) => op.name === 'layers.2.blocks.5.mlp.fc2')).toMatchObject({ actBits: 4, accBits: 24 });
+  });
+
+  it('--check summarises a valid trace and refuses a malformed one with one line naming op and field', () => {
+    const file = join(dir, 'check.json');
+    expect(vitsim('trace', '--model', 'vit-mnist', '--out', file).status).toBe(0);
+    const ok = vitsim('trace', '--check', file);
+    expect([ok.status, ok.stdout]).toEqual([0, `${file}: vit-mnist, batch 1: 52 ops (26 GEMM, 26 vector), 7.884 MMAC, 132.7 k weight parameters\n`]);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"accBits":32', '"accBits":0'));
+    const bad = vitsim('trace', '--check', file);
+    expect([bad.status, bad.stderr]).toEqual([2, `${file}: ops[0].accBits must be >= 1, got 0\n`]);
   });
 
   it('refuses bad bits and unknown models with one line and exit code 2', () => {

@@ -7,7 +7,7 @@
  * - Tiles follow from the SRAM sizes. Every buffer is double-buffered: the array works in one half
  *   while the DMA fills (or drains) the other, so a tile holds at most half a buffer.
  * - An operand crosses the DRAM interface as often as the tiling requires and no more: once if it
- *   fits in half its buffer; once per run of consecutive folds that read the same slice (the OS
+ *   fits in half its buffer (slice by slice, in the order the folds first use them); once per run of consecutive folds that read the same slice (the OS
  *   filter slice across the row folds of a column fold); otherwise once per fold, in chunks of
  *   streamed steps when a fold's slice is larger than half the buffer.
  * - The ofmap SRAM holds accumulator-width values. WS/IS partial sums of a column fold stay there
@@ -106,6 +106,8 @@ export interface Tile {
   buffer: BufferName;
   /** The tile that held the same half before this one (two earlier in the buffer's sequence), or −1. */
   prev: number;
+  /** A tile whose first access must have happened before this one's fill may start (resident slices), or −1. */
+  fillAfter: number;
   fillBytes: number;
   drainBytes: number;
   fillElements: number;
@@ -127,11 +129,12 @@ export interface Transfer {
 }
 
 /**
- * The tiles in every buffer and the DMA queue. The queue is sorted by the stall-free cycle a
- * transfer could first start (a fill: the last access of the tile whose half it reuses; a drain:
- * its own last access), drains before fills on a tie (a drain frees the half a fill waits for),
- * then by first access. Being in-order is what makes the timing solvable in one pass; it never
- * deadlocks because every tile's fill is keyed strictly before its first access.
+ * The tiles in every buffer and the DMA queue. The queue is sorted by the stall-free cycle after
+ * which a transfer could start (a fill: the last access of the tile whose half it reuses, or the
+ * first access of the resident slice before it; a drain: its own last access), drains before fills
+ * on a tie (a drain frees the half a fill waits for), then by first access. Being in-order is what
+ * makes the timing solvable in one pass; it never deadlocks because every fill is keyed strictly
+ * before the first access of its tile.
  */
 export interface MemoryPlan {
   tiles: Tile[];
@@ -291,29 +294,38 @@ export function planMemory(
       new UserError(`${buffer} SRAM too small: half of it (${half[buffer]} B) cannot hold ${what} (${need} B)`);
 
     if (buffer !== 'ofmap' && bytes(operandElements[buffer], bits[buffer]) <= half[buffer]) {
-      // The whole operand fits in one half: load it once, keep it for the whole GEMM.
+      // The whole operand fits in one half: load it once and keep it. It arrives slice by slice in the
+      // order the folds first use them, each slice fetched once the array has begun on the one before,
+      // so the array starts on the first slice instead of waiting for the whole operand.
       tiling[buffer] = 'resident';
-      const tile: Omit<Tile, 'prev' | 'buffer'> = {
-        fillElements: operandElements[buffer],
-        fillBytes: bytes(operandElements[buffer], bits[buffer]),
-        drainBytes: 0,
-        drainElements: 0,
-        accesses: 0,
-        segments: [],
-        firstAccessCycle: Infinity,
-        lastAccessCycle: -Infinity,
-        final: true,
-      };
+      const slices = new Map<number, Omit<Tile, 'prev' | 'buffer'>>();
       for (let f = 0; f < folds; f++) {
-        const s = streams(f);
-        const st = s[buffer];
+        const st = streams(f)[buffer];
+        const key = keyOf(buffer, f);
+        let tile = slices.get(key);
+        if (tile === undefined) {
+          const elements = st.steps * st.elements;
+          tile = {
+            fillAfter: -1,
+            fillElements: elements,
+            fillBytes: bytes(elements, bits[buffer]),
+            drainBytes: 0,
+            drainElements: 0,
+            accesses: 0,
+            segments: [],
+            firstAccessCycle: Infinity,
+            lastAccessCycle: -Infinity,
+            final: true,
+          };
+          slices.set(key, tile);
+          add(tile);
+        }
         const [first, last] = extent(f, st, 0, st.steps);
         tile.segments.push({ fold: f, stepStart: 0, stepEnd: st.steps });
         tile.accesses += accessesOf(st, st.steps);
         tile.firstAccessCycle = Math.min(tile.firstAccessCycle, first);
         tile.lastAccessCycle = Math.max(tile.lastAccessCycle, last);
       }
-      add(tile);
     } else {
       let kind: Tiling = 'per-fold';
       for (let f = 0; f < folds; ) {
@@ -327,6 +339,7 @@ export function planMemory(
           // The run's slice fits: one tile for the run (for WS/IS ofmap: the partial sums of a column fold).
           if (runEnd - f > 1) kind = kind === 'per-fold' ? 'per-slice' : kind;
           const tile: Omit<Tile, 'prev' | 'buffer'> = {
+            fillAfter: -1,
             fillElements: buffer === 'ofmap' ? 0 : sliceElements,
             fillBytes: buffer === 'ofmap' ? 0 : bytes(sliceElements, bits[buffer]),
             drainElements: buffer === 'ofmap' ? sliceElements : 0,
@@ -369,6 +382,7 @@ export function planMemory(
               const readsBack = isPsum && fr > 0;
               const final = !isPsum || fr === rowFolds - 1;
               add({
+                fillAfter: -1,
                 fillElements: buffer === 'ofmap' ? (readsBack ? elements : 0) : elements,
                 fillBytes: buffer === 'ofmap' ? (readsBack ? bytes(elements, bits.ofmap) : 0) : bytes(elements, bits[buffer]),
                 drainElements: buffer === 'ofmap' ? elements : 0,
@@ -387,8 +401,11 @@ export function planMemory(
       tiling[buffer] = kind;
     }
     const offset = tiles.length;
+    const resident = tiling[buffer] === 'resident';
     own.forEach((t, i) => {
-      t.prev = i >= 2 ? offset + i - 2 : -1;
+      // A resident operand's slices never leave: no half is reused, each waits only for the previous slice.
+      t.prev = !resident && i >= 2 ? offset + i - 2 : -1;
+      t.fillAfter = resident && i >= 1 ? offset + i - 1 : -1;
       tiles.push(t);
     });
   }
@@ -396,7 +413,7 @@ export function planMemory(
   const keyed: { transfer: Transfer; key: number; drain: number; first: number }[] = [];
   tiles.forEach((tile, id) => {
     if (tile.fillBytes > 0) {
-      const key = tile.prev < 0 ? -1 : tiles[tile.prev].lastAccessCycle;
+      const key = fillKey(tiles, tile);
       keyed.push({ transfer: { tile: id, kind: 'fill', bytes: tile.fillBytes }, key, drain: 1, first: tile.firstAccessCycle });
     }
     if (tile.drainBytes > 0) {
@@ -405,6 +422,13 @@ export function planMemory(
   });
   keyed.sort((x, y) => x.key - y.key || x.drain - y.drain || x.first - y.first || x.transfer.tile - y.transfer.tile);
   return { tiles, transfers: keyed.map((k) => k.transfer), tiling };
+}
+
+/** The stall-free cycle after which a fill may start: its half is free and the slice before it is in use. */
+function fillKey(tiles: readonly Tile[], tile: Tile): number {
+  const free = tile.prev < 0 ? -1 : tiles[tile.prev].lastAccessCycle;
+  const after = tile.fillAfter < 0 ? -1 : tiles[tile.fillAfter].firstAccessCycle;
+  return Math.max(free, after);
 }
 
 /** Cycles of a transfer: whole cycles, the tolerance absorbing the rounding of fractional bandwidths. */
@@ -473,9 +497,9 @@ export function memoryStallCycles(
     const tile = tiles[transfer.tile];
     let ready: number;
     if (transfer.kind === 'fill') {
-      const key = tile.prev < 0 ? -1 : tiles[tile.prev].lastAccessCycle;
-      resolveUpTo(key);
+      resolveUpTo(fillKey(tiles, tile));
       ready = tile.prev < 0 ? 0 : release(tile.prev);
+      if (tile.fillAfter >= 0) ready = Math.max(ready, actual(tiles[tile.fillAfter].firstAccessCycle) + 1);
     } else {
       resolveUpTo(tile.lastAccessCycle);
       ready = actual(tile.lastAccessCycle) + 1;

@@ -405,6 +405,7 @@ class FeederState {
   private readonly filledAt: Float64Array;
   private readonly releasedAt: Float64Array;
   private readonly drainableAt: Float64Array;
+  private readonly firstAccessedAt: Float64Array;
   /** Upper bound on the cycles the queue keeps the port busy. */
   private readonly queueCycles: number;
   private next = 0;
@@ -420,6 +421,7 @@ class FeederState {
     this.filledAt = new Float64Array(tiles.length).fill(Infinity);
     this.releasedAt = new Float64Array(tiles.length).fill(Infinity);
     this.drainableAt = new Float64Array(tiles.length).fill(Infinity);
+    this.firstAccessedAt = new Float64Array(tiles.length).fill(Infinity);
     this.lookup = new Map();
     tiles.forEach((tile, id) => {
       for (const seg of tile.segments) {
@@ -462,10 +464,14 @@ class FeederState {
     return accesses.every((acc) => this.usable(this.tileOf(fold, acc), cycle));
   }
 
-  /** The accesses happened in `cycle`: a tile whose last access this was frees its half (or may drain) next cycle. */
+  /**
+   * The accesses happened in `cycle`: from the next cycle, a tile accessed for the first time lets the
+   * fill queued after it start, and a tile accessed for the last time frees its half (or may drain).
+   */
   performed(fold: number, accesses: Access[], cycle: number): void {
     for (const acc of accesses) {
       const id = this.tileOf(fold, acc);
+      if (this.firstAccessedAt[id] === Infinity) this.firstAccessedAt[id] = cycle + 1;
       if (--this.remaining[id] === 0) {
         if (this.plan.tiles[id].drainBytes > 0) this.drainableAt[id] = cycle + 1;
         else this.releasedAt[id] = cycle + 1;
@@ -477,7 +483,10 @@ class FeederState {
     if (this.active || this.queueEmpty()) return;
     const transfer = this.plan.transfers[this.next];
     const tile = this.plan.tiles[transfer.tile];
-    const ready = transfer.kind === 'drain' ? this.drainableAt[transfer.tile] <= cycle : tile.prev < 0 || this.releasedAt[tile.prev] <= cycle;
+    const ready =
+      transfer.kind === 'drain'
+        ? this.drainableAt[transfer.tile] <= cycle
+        : (tile.prev < 0 || this.releasedAt[tile.prev] <= cycle) && (tile.fillAfter < 0 || this.firstAccessedAt[tile.fillAfter] <= cycle);
     if (ready) {
       this.active = true;
       this.delivered = 0;

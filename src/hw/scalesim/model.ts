@@ -9,7 +9,7 @@
  * CALC mode the DRAM reads and writes with their start/stop cycles. USER-mode stalls are vitsim's own
  * bandwidth estimate, not SCALE-Sim's prefetcher (see `userModeStallCycles`).
  */
-import { foldMapping, foldShape, type FoldMapping } from '../fold.js';
+import { foldMapping, type FoldMapping } from '../fold.js';
 import type { Gemm } from '../gemm.js';
 import type { ScaleSimConfig } from './config.js';
 
@@ -197,9 +197,10 @@ interface Block {
 
 interface Stream {
   mapping: FoldMapping;
-  demand: (rowFold: number, colFold: number) => FoldDemand;
-  /** Elements of a fold that is not the last row fold (of column fold 0), of a whole column fold, of the stream. */
-  perFold: (colFold: number) => number;
+  /** Fold demands: full, last row fold, last column fold, both last (see variantIndex). */
+  variants: FoldDemand[];
+  counts: number[];
+  /** Elements of a whole column fold that is not the last one, and of the whole stream. */
   perColFold: number;
   count: number;
   /** Most elements any one cycle of any fold serves. */
@@ -212,23 +213,20 @@ interface Stream {
 
 function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifmap: Stream; filter: Stream; ofmap: Stream } {
   const { rows: R, temporal: T, rowFolds, colFolds, dataflow } = mapping;
-  const shape = (fr: number, fc: number) => foldShape(mapping, fr, fc);
   const skew = (pre: number, rows: number, cols: number): FoldDemand => ({ kind: 'skew', pre, rows, cols });
   const flat = (pre: number, lines: number, perLine: number): FoldDemand => ({ kind: 'flat', pre, lines, perLine });
-  let ifmap: Stream['demand'];
-  let filter: Stream['demand'];
-  let ofmap: Stream['demand'];
+  // Each builder gets the array rows and columns a fold uses.
+  let ifmap: FoldBuilder;
+  let filter: FoldBuilder;
+  let ofmap: FoldBuilder;
   let ifmapBlocks: Block[];
   let filterBlocks: Block[];
   if (dataflow === 'os') {
     // Rows of the ifmap enter from the left, columns of the filter from the top, both skewed;
     // results leave bottom row first after the T − 1 cycles of accumulation.
-    ifmap = (fr, fc) => skew(0, T, shape(fr, fc).usedRows);
-    filter = (fr, fc) => skew(0, T, shape(fr, fc).usedCols);
-    ofmap = (fr, fc) => {
-      const { usedRows, usedCols } = shape(fr, fc);
-      return skew(T - 1 + R - usedRows, usedRows, usedCols);
-    };
+    ifmap = (usedRows) => skew(0, T, usedRows);
+    filter = (_, usedCols) => skew(0, T, usedCols);
+    ofmap = (usedRows, usedCols) => skew(T - 1 + R - usedRows, usedRows, usedCols);
     // The whole ifmap is re-streamed for every column fold; each filter column block for every row fold.
     ifmapBlocks = [{ size: M * K, passes: colFolds, repeat: 1 }];
     filterBlocks = [
@@ -237,45 +235,56 @@ function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifm
     ];
   } else if (dataflow === 'ws') {
     // R cycles to load the weight tile (bottom row first), then the ifmap streams skewed.
-    ifmap = (fr, fc) => skew(R, T, shape(fr, fc).usedRows);
-    filter = (fr, fc) => {
-      const { usedRows, usedCols } = shape(fr, fc);
-      return flat(R - usedRows, usedRows, usedCols);
-    };
-    ofmap = (fr, fc) => skew(2 * R - 1, T, shape(fr, fc).usedCols);
+    ifmap = (usedRows) => skew(R, T, usedRows);
+    filter = (usedRows, usedCols) => flat(R - usedRows, usedRows, usedCols);
+    ofmap = (_, usedCols) => skew(2 * R - 1, T, usedCols);
     ifmapBlocks = [{ size: M * K, passes: colFolds, repeat: 1 }];
     filterBlocks = [{ size: K * N, passes: 1, repeat: 1 }];
   } else {
-    ifmap = (fr, fc) => {
-      const { usedRows, usedCols } = shape(fr, fc);
-      return flat(R - usedRows, usedRows, usedCols);
-    };
-    filter = (fr, fc) => skew(R, T, shape(fr, fc).usedRows);
-    ofmap = (fr, fc) => skew(2 * R - 1, T, shape(fr, fc).usedCols);
+    ifmap = (usedRows, usedCols) => flat(R - usedRows, usedRows, usedCols);
+    filter = (usedRows) => skew(R, T, usedRows);
+    ofmap = (_, usedCols) => skew(2 * R - 1, T, usedCols);
     ifmapBlocks = [{ size: M * K, passes: 1, repeat: 1 }];
     filterBlocks = [{ size: K * N, passes: colFolds, repeat: 1 }];
   }
-  const stream = (build: Stream['demand'], blocks: Block[]): Stream => {
-    // Only the last row fold and the last column fold are partial: four fold shapes, built once.
-    const lastRow = rowFolds - 1;
-    const lastCol = colFolds - 1;
-    const variants = [build(0, 0), build(lastRow, 0), build(0, lastCol), build(lastRow, lastCol)];
-    const demand = (fr: number, fc: number) => variants[(fr === lastRow ? 1 : 0) + (fc === lastCol ? 2 : 0)];
-    const counts = variants.map(demandCount);
-    const perColFold = (fc: number) => (rowFolds - 1) * counts[fc === lastCol ? 2 : 0] + counts[fc === lastCol ? 3 : 1];
-    return {
-      mapping,
-      demand,
-      perFold: (fc) => counts[fc === lastCol ? 2 : 0],
-      perColFold: perColFold(0),
-      count: (colFolds - 1) * perColFold(0) + perColFold(lastCol),
-      maxPerCycle: Math.max(...variants.map((d) => (d.kind === 'skew' ? Math.min(d.rows, d.cols) : d.perLine))),
-      blocks,
-      firstCycle: firstLine(demand(0, 0)),
-      lastCycle: (mapping.folds - 1) * mapping.cyclesPerFold + lastLine(demand(lastRow, lastCol)),
-    };
+  return { ifmap: stream(mapping, ifmap, ifmapBlocks), filter: stream(mapping, filter, filterBlocks), ofmap: stream(mapping, ofmap, []) };
+}
+
+type FoldBuilder = (usedRows: number, usedCols: number) => FoldDemand;
+
+function stream(mapping: FoldMapping, build: FoldBuilder, blocks: Block[]): Stream {
+  // Only the last row fold and the last column fold are partial: four fold shapes, built once.
+  const { rows, cols, lastFoldRows, lastFoldCols, rowFolds, colFolds } = mapping;
+  const variants = [build(rows, cols), build(lastFoldRows, cols), build(rows, lastFoldCols), build(lastFoldRows, lastFoldCols)];
+  const counts = [demandCount(variants[0]), demandCount(variants[1]), demandCount(variants[2]), demandCount(variants[3])];
+  let maxPerCycle = 0;
+  for (const d of variants) maxPerCycle = Math.max(maxPerCycle, d.kind === 'skew' ? Math.min(d.rows, d.cols) : d.perLine);
+  const perColFold = (rowFolds - 1) * counts[0] + counts[1];
+  return {
+    mapping,
+    variants,
+    counts,
+    perColFold,
+    count: (colFolds - 1) * perColFold + (rowFolds - 1) * counts[2] + counts[3],
+    maxPerCycle,
+    blocks,
+    firstCycle: firstLine(variants[rowFolds === 1 ? (colFolds === 1 ? 3 : 1) : colFolds === 1 ? 2 : 0]),
+    lastCycle: (mapping.folds - 1) * mapping.cyclesPerFold + lastLine(variants[3]),
   };
-  return { ifmap: stream(ifmap, ifmapBlocks), filter: stream(filter, filterBlocks), ofmap: stream(ofmap, []) };
+}
+
+/** The demand of fold (rowFold, colFold). */
+function foldDemand(s: Stream, rowFold: number, colFold: number): FoldDemand {
+  return s.variants[variantIndex(s, rowFold, colFold)];
+}
+
+/** Elements in a fold of column fold `colFold` that is not the last row fold. */
+function perFold(s: Stream, colFold: number): number {
+  return s.counts[colFold === s.mapping.colFolds - 1 ? 2 : 0];
+}
+
+function variantIndex(s: Stream, rowFold: number, colFold: number): number {
+  return (rowFold === s.mapping.rowFolds - 1 ? 1 : 0) + (colFold === s.mapping.colFolds - 1 ? 2 : 0);
 }
 
 function demandCount(d: FoldDemand): number {
@@ -319,10 +328,10 @@ function cycleOfElement(s: Stream, index: number): number {
   const { rowFolds, colFolds, cyclesPerFold } = s.mapping;
   const fc = colFolds === 1 ? 0 : Math.min(Math.floor(index / s.perColFold), colFolds - 1);
   let rest = index - fc * s.perColFold;
-  const full = s.perFold(fc);
+  const full = perFold(s, fc);
   const fr = rowFolds === 1 ? 0 : Math.min(Math.floor(rest / full), rowFolds - 1);
   rest -= fr * full;
-  return (fc * rowFolds + fr) * cyclesPerFold + lineOfElement(s.demand(fr, fc), rest);
+  return (fc * rowFolds + fr) * cyclesPerFold + lineOfElement(foldDemand(s, fr, fc), rest);
 }
 
 /** Elements of the whole stream served before `cycle`, without stalls (the inverse of cycleOfElement). */
@@ -333,8 +342,8 @@ function servedBefore(s: Stream, cycle: number): number {
   const fold = Math.floor(cycle / cyclesPerFold);
   const fc = Math.floor(fold / rowFolds);
   const fr = fold - fc * rowFolds;
-  const before = fc * s.perColFold + fr * s.perFold(fc);
-  const d = s.demand(fr, fc);
+  const before = fc * s.perColFold + fr * perFold(s, fc);
+  const d = foldDemand(s, fr, fc);
   const line = cycle - fold * cyclesPerFold - d.pre;
   if (line <= 0) return before;
   return before + (d.kind === 'skew' ? skewServedBefore(d.rows, d.cols, line) : Math.min(line, d.lines) * d.perLine);
@@ -404,7 +413,9 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
   const totalWords = sramKB * 1024;
   const drainWords = totalWords - Math.ceil(totalWords * 0.5);
   const linesPerDrain = Math.ceil(drainWords / lineWords);
-  const padding = new Map<number, number>();
+  // Padded lines are rare (the first drain's and the last line): a short list, searched from the end.
+  const paddedLines: number[] = [];
+  const paddings: number[] = [];
   let lineStart = 0; // first result of the line being filled
   let lines = 0; // lines closed before it
   let drainedLines = 0;
@@ -416,14 +427,18 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
     const run = upTo - lineStart;
     const partial = run % lineWords;
     lines += Math.floor(run / lineWords);
-    if (partial > 0) padding.set(lines++, lineWords - partial);
+    if (partial > 0) {
+      paddedLines.push(lines++);
+      paddings.push(lineWords - partial);
+    }
     lineStart = upTo;
     return partial;
   };
   const drain = (cycle: number, maxLines: number): number => {
     const n = Math.min(maxLines, lines - drainedLines);
     drainedLines += n;
-    writes += n * lineWords - (padding.get(drainedLines - 1) ?? 0);
+    const padded = paddedLines.lastIndexOf(drainedLines - 1);
+    writes += n * lineWords - (padded < 0 ? 0 : paddings[padded]);
     if (startCycle < 0) startCycle = cycle;
     stopCycle = cycle + n - 1;
     return stopCycle;

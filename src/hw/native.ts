@@ -7,9 +7,10 @@
  * - Tiles follow from the SRAM sizes. Every buffer is double-buffered: the array works in one half
  *   while the DMA fills (or drains) the other, so a tile holds at most half a buffer.
  * - An operand crosses the DRAM interface as often as the tiling requires and no more: once if it
- *   fits in half its buffer (slice by slice, in the order the folds first use them); once per run of consecutive folds that read the same slice (the OS
- *   filter slice across the row folds of a column fold); otherwise once per fold, in chunks of
- *   streamed steps when a fold's slice is larger than half the buffer.
+ *   fits in half its buffer (slice by slice, in the order the folds first use them); once per run
+ *   of consecutive folds that read the same slice (the OS filter slice across the row folds of a
+ *   column fold); otherwise once per fold, in chunks of streamed steps when a fold's slice is
+ *   larger than half the buffer.
  * - The ofmap SRAM holds accumulator-width values. WS/IS partial sums of a column fold stay there
  *   across its K folds when they fit in half of it; otherwise each K fold's partial sums spill to
  *   DRAM at accBits and come back for the next one (counted both ways). Final results leave at

@@ -76,6 +76,11 @@ describe('wasm SIMD gemm', () => {
     });
   });
 
+  it('grows the wasm memory for operands beyond its initial 16 MiB and keeps working after', () => {
+    expect(compareKernels({ m: 4500, k: 1000, n: 3, transA: true }, 11)).toBe('identical');
+    expect(compareKernels({ m: 9, k: 10, n: 11, transB: true, accumulate: true }, 12)).toBe('identical');
+  });
+
   it('overwrites c with zeros when k is 0, and leaves it alone when accumulating', () => {
     const c = new Float32Array([1, 2, 3, 4, 5, 6]);
     gemmWasm(new Float32Array(0), new Float32Array(0), c, { m: 2, k: 0, n: 3, accumulate: true });

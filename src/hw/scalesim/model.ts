@@ -127,14 +127,15 @@ export function foldAverages(mapping: FoldMapping): { mappingEfficiency: number;
     return { mappingEfficiency: used / (folds * pes), computeUtilisation: (used * temporal) / (folds * pes * utilFoldCycles) };
   }
   // Only the last row fold and the last column fold are partial: four distinct per-fold values.
-  const value = (usedRows: number, usedCols: number): [number, number] => {
-    const macs = usedRows * usedCols;
-    return [macs / pes, (macs * temporal) / (pes * utilFoldCycles)];
-  };
-  const [effFull, utilFull] = value(rows, cols);
-  const [effRowEnd, utilRowEnd] = value(mapping.lastFoldRows, cols);
-  const [effColEnd, utilColEnd] = value(rows, mapping.lastFoldCols);
-  const [effCorner, utilCorner] = value(mapping.lastFoldRows, mapping.lastFoldCols);
+  const { lastFoldRows, lastFoldCols } = mapping;
+  const effFull = (rows * cols) / pes;
+  const utilFull = (rows * cols * temporal) / (pes * utilFoldCycles);
+  const effRowEnd = (lastFoldRows * cols) / pes;
+  const utilRowEnd = (lastFoldRows * cols * temporal) / (pes * utilFoldCycles);
+  const effColEnd = (rows * lastFoldCols) / pes;
+  const utilColEnd = (rows * lastFoldCols * temporal) / (pes * utilFoldCycles);
+  const effCorner = (lastFoldRows * lastFoldCols) / pes;
+  const utilCorner = (lastFoldRows * lastFoldCols * temporal) / (pes * utilFoldCycles);
   let eff = 0;
   let util = 0;
   for (let fc = 0; fc < colFolds - 1; fc++) {
@@ -211,22 +212,13 @@ interface Stream {
   lastCycle: number;
 }
 
+type Operand = 'ifmap' | 'filter' | 'ofmap';
+
 function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifmap: Stream; filter: Stream; ofmap: Stream } {
-  const { rows: R, temporal: T, rowFolds, colFolds, dataflow } = mapping;
-  const skew = (pre: number, rows: number, cols: number): FoldDemand => ({ kind: 'skew', pre, rows, cols });
-  const flat = (pre: number, lines: number, perLine: number): FoldDemand => ({ kind: 'flat', pre, lines, perLine });
-  // Each builder gets the array rows and columns a fold uses.
-  let ifmap: FoldBuilder;
-  let filter: FoldBuilder;
-  let ofmap: FoldBuilder;
+  const { rowFolds, colFolds, dataflow } = mapping;
   let ifmapBlocks: Block[];
   let filterBlocks: Block[];
   if (dataflow === 'os') {
-    // Rows of the ifmap enter from the left, columns of the filter from the top, both skewed;
-    // results leave bottom row first after the T − 1 cycles of accumulation.
-    ifmap = (usedRows) => skew(0, T, usedRows);
-    filter = (_, usedCols) => skew(0, T, usedCols);
-    ofmap = (usedRows, usedCols) => skew(T - 1 + R - usedRows, usedRows, usedCols);
     // The whole ifmap is re-streamed for every column fold; each filter column block for every row fold.
     ifmapBlocks = [{ size: M * K, passes: colFolds, repeat: 1 }];
     filterBlocks = [
@@ -234,28 +226,43 @@ function operandStreams(mapping: FoldMapping, { m: M, k: K, n: N }: Gemm): { ifm
       { size: K * mapping.lastFoldCols, passes: rowFolds, repeat: 1 },
     ];
   } else if (dataflow === 'ws') {
-    // R cycles to load the weight tile (bottom row first), then the ifmap streams skewed.
-    ifmap = (usedRows) => skew(R, T, usedRows);
-    filter = (usedRows, usedCols) => flat(R - usedRows, usedRows, usedCols);
-    ofmap = (_, usedCols) => skew(2 * R - 1, T, usedCols);
+    // The ifmap is re-streamed for every column fold; each weight tile is loaded once.
     ifmapBlocks = [{ size: M * K, passes: colFolds, repeat: 1 }];
     filterBlocks = [{ size: K * N, passes: 1, repeat: 1 }];
   } else {
-    ifmap = (usedRows, usedCols) => flat(R - usedRows, usedRows, usedCols);
-    filter = (usedRows) => skew(R, T, usedRows);
-    ofmap = (_, usedCols) => skew(2 * R - 1, T, usedCols);
     ifmapBlocks = [{ size: M * K, passes: 1, repeat: 1 }];
     filterBlocks = [{ size: K * N, passes: colFolds, repeat: 1 }];
   }
-  return { ifmap: stream(mapping, ifmap, ifmapBlocks), filter: stream(mapping, filter, filterBlocks), ofmap: stream(mapping, ofmap, []) };
+  return { ifmap: stream(mapping, 'ifmap', ifmapBlocks), filter: stream(mapping, 'filter', filterBlocks), ofmap: stream(mapping, 'ofmap', []) };
 }
 
-type FoldBuilder = (usedRows: number, usedCols: number) => FoldDemand;
+/** What one fold using `usedRows` × `usedCols` of the array demands of one buffer. */
+function buildFoldDemand(mapping: FoldMapping, operand: Operand, usedRows: number, usedCols: number): FoldDemand {
+  const { rows: R, temporal: T, dataflow } = mapping;
+  if (dataflow === 'os') {
+    // Rows of the ifmap enter from the left, columns of the filter from the top, both skewed;
+    // results leave bottom row first after the T − 1 cycles of accumulation.
+    if (operand === 'ifmap') return { kind: 'skew', pre: 0, rows: T, cols: usedRows };
+    if (operand === 'filter') return { kind: 'skew', pre: 0, rows: T, cols: usedCols };
+    return { kind: 'skew', pre: T - 1 + R - usedRows, rows: usedRows, cols: usedCols };
+  }
+  // ws and is: R cycles to load the stationary tile (bottom row first), then the other operand
+  // streams skewed; partial sums leave after 2R − 1 cycles.
+  if (operand === 'ofmap') return { kind: 'skew', pre: 2 * R - 1, rows: T, cols: usedCols };
+  const stationary = dataflow === 'ws' ? 'filter' : 'ifmap';
+  if (operand === stationary) return { kind: 'flat', pre: R - usedRows, lines: usedRows, perLine: usedCols };
+  return { kind: 'skew', pre: R, rows: T, cols: usedRows };
+}
 
-function stream(mapping: FoldMapping, build: FoldBuilder, blocks: Block[]): Stream {
+function stream(mapping: FoldMapping, operand: Operand, blocks: Block[]): Stream {
   // Only the last row fold and the last column fold are partial: four fold shapes, built once.
   const { rows, cols, lastFoldRows, lastFoldCols, rowFolds, colFolds } = mapping;
-  const variants = [build(rows, cols), build(lastFoldRows, cols), build(rows, lastFoldCols), build(lastFoldRows, lastFoldCols)];
+  const variants = [
+    buildFoldDemand(mapping, operand, rows, cols),
+    buildFoldDemand(mapping, operand, lastFoldRows, cols),
+    buildFoldDemand(mapping, operand, rows, lastFoldCols),
+    buildFoldDemand(mapping, operand, lastFoldRows, lastFoldCols),
+  ];
   const counts = [demandCount(variants[0]), demandCount(variants[1]), demandCount(variants[2]), demandCount(variants[3])];
   let maxPerCycle = 0;
   for (const d of variants) maxPerCycle = Math.max(maxPerCycle, d.kind === 'skew' ? Math.min(d.rows, d.cols) : d.perLine);
@@ -413,58 +420,69 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
   const totalWords = sramKB * 1024;
   const drainWords = totalWords - Math.ceil(totalWords * 0.5);
   const linesPerDrain = Math.ceil(drainWords / lineWords);
-  // Padded lines are rare (the first drain's and the last line): a short list, searched from the end.
-  const paddedLines: number[] = [];
-  const paddings: number[] = [];
-  let lineStart = 0; // first result of the line being filled
-  let lines = 0; // lines closed before it
-  let drainedLines = 0;
-  let writes = 0;
-  let drainEnd = 0;
-  let startCycle = -1;
-  let stopCycle = -1;
-  const closeLines = (upTo: number): number => {
-    const run = upTo - lineStart;
-    const partial = run % lineWords;
-    lines += Math.floor(run / lineWords);
-    if (partial > 0) {
-      paddedLines.push(lines++);
-      paddings.push(lineWords - partial);
-    }
-    lineStart = upTo;
-    return partial;
-  };
-  const drain = (cycle: number, maxLines: number): number => {
-    const n = Math.min(maxLines, lines - drainedLines);
-    drainedLines += n;
-    const padded = paddedLines.lastIndexOf(drainedLines - 1);
-    writes += n * lineWords - (padded < 0 ? 0 : paddings[padded]);
-    if (startCycle < 0) startCycle = cycle;
-    stopCycle = cycle + n - 1;
-    return stopCycle;
-  };
+  const b: WriteBuffer = { lineWords, lineStart: 0, lines: 0, drainedLines: 0, writes: 0, paddedLines: [], paddings: [], startCycle: -1, stopCycle: -1 };
   // Once a drain leaves whole lines and moves exactly half the SRAM, and the array cannot write more
   // results per cycle than a line holds, every later drain repeats it unblocked: D results later.
   const periodic = drainWords % lineWords === 0 && stream.maxPerCycle <= lineWords;
+  let drainEnd = 0;
   for (;;) {
     // The result that pushes the occupancy past half, or the first one written once the running drain is done.
-    const trigger = Math.max(writes + drainWords, servedBefore(stream, drainEnd));
+    const trigger = Math.max(b.writes + drainWords, servedBefore(stream, drainEnd));
     if (trigger >= results) break;
-    const partial = closeLines(trigger + 1);
-    const before = writes;
-    drainEnd = drain(cycleOfElement(stream, trigger), linesPerDrain);
-    const skip = Math.floor((results - 1 - writes) / drainWords) - 1;
-    if (periodic && partial === 0 && writes - before === drainWords && skip > 0) {
-      const last = writes + skip * drainWords;
-      closeLines(last + 1);
-      writes += skip * drainWords;
-      drainedLines += skip * linesPerDrain;
-      drainEnd = stopCycle = cycleOfElement(stream, last) + linesPerDrain - 1;
+    const partial = closeLines(b, trigger + 1);
+    const before = b.writes;
+    drainEnd = drainLines(b, cycleOfElement(stream, trigger), linesPerDrain);
+    const skip = Math.floor((results - 1 - b.writes) / drainWords) - 1;
+    if (periodic && partial === 0 && b.writes - before === drainWords && skip > 0) {
+      const last = b.writes + skip * drainWords;
+      closeLines(b, last + 1);
+      b.writes += skip * drainWords;
+      b.drainedLines += skip * linesPerDrain;
+      drainEnd = b.stopCycle = cycleOfElement(stream, last) + linesPerDrain - 1;
     }
   }
-  closeLines(results);
-  for (let cycle = lastCycle; drainedLines < lines; ) cycle = drain(cycle, linesPerDrain) + 1;
-  return { count: writes, startCycle, stopCycle };
+  closeLines(b, results);
+  for (let cycle = lastCycle; b.drainedLines < b.lines; ) cycle = drainLines(b, cycle, linesPerDrain) + 1;
+  return { count: b.writes, startCycle: b.startCycle, stopCycle: b.stopCycle };
+}
+
+/** The ofmap write buffer's lines as SCALE-Sim keeps them. Padded lines are rare: short lists. */
+interface WriteBuffer {
+  lineWords: number;
+  /** First result of the line being filled, and the lines closed before it. */
+  lineStart: number;
+  lines: number;
+  drainedLines: number;
+  writes: number;
+  paddedLines: number[];
+  paddings: number[];
+  startCycle: number;
+  stopCycle: number;
+}
+
+/** Closes every line up to result `upTo` (exclusive), padding a partial last one; returns the results in it. */
+function closeLines(b: WriteBuffer, upTo: number): number {
+  const run = upTo - b.lineStart;
+  const partial = run % b.lineWords;
+  b.lines += Math.floor(run / b.lineWords);
+  if (partial > 0) {
+    b.paddedLines.push(b.lines++);
+    b.paddings.push(b.lineWords - partial);
+  }
+  b.lineStart = upTo;
+  return partial;
+}
+
+/** Drains up to `maxLines` lines from `cycle`, one per cycle; returns the cycle of the last. */
+function drainLines(b: WriteBuffer, cycle: number, maxLines: number): number {
+  const n = Math.min(maxLines, b.lines - b.drainedLines);
+  b.drainedLines += n;
+  // Only the last line of a drain has its padding discounted.
+  const padded = b.paddedLines.lastIndexOf(b.drainedLines - 1);
+  b.writes += n * b.lineWords - (padded < 0 ? 0 : b.paddings[padded]);
+  if (b.startCycle < 0) b.startCycle = cycle;
+  b.stopCycle = cycle + n - 1;
+  return b.stopCycle;
 }
 
 /**
@@ -479,10 +497,10 @@ export function userModeStallCycles(computeCycles: number, config: ScaleSimConfi
   const bandwidth = config.bandwidthWordsPerCycle ?? CALC_READ_BANDWIDTH;
   const sizes = [config.ifmapSramKB, config.filterSramKB];
   let worst = 0;
-  reads.forEach((traffic, i) => {
-    const firstFill = Math.min(traffic.count, (sizes[i] * 1024) / 2);
-    worst = Math.max(worst, Math.ceil((traffic.count - firstFill) / bandwidth));
-  });
+  for (let i = 0; i < reads.length; i++) {
+    const firstFill = Math.min(reads[i].count, (sizes[i] * 1024) / 2);
+    worst = Math.max(worst, Math.ceil((reads[i].count - firstFill) / bandwidth));
+  }
   // Results that still fit in the ofmap SRAM at the end drain after the last cycle, outside the count.
   const drainedDuringRun = Math.max(0, ofmap.count - config.ofmapSramKB * 1024);
   worst = Math.max(worst, Math.ceil(drainedDuringRun / bandwidth));

@@ -16,8 +16,8 @@
 // packed through 4×4 SIMD transposes. Edge tiles (m or n not a multiple of the tile) are
 // zero-padded in the packs and computed into a small tile buffer whose valid part is copied back;
 // a last column panel at most 4 wide gets a 4×4 kernel so the padding wastes fewer lanes.
-// 4×8 measured best: 6×8 and a 2× unrolled k loop ran 10–15 % slower (V8 has 16 xmm registers,
-// and 12 accumulators plus operands spill).
+// 4×8 measured best: 6×8 and a 2× unrolled k loop ran 10–20 % slower, presumably spilling (V8 on
+// x64 allocates 16 xmm registers; 12 accumulators plus two b vectors and a splat do not fit).
 //
 // The host (src/kernels/gemm.ts) owns the memory layout: it copies a, b, c to addresses it picks
 // above heapBase() and passes a scratch area of scratchBytes(n) bytes.

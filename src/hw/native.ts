@@ -279,8 +279,8 @@ export function planMemory(
 
   for (const buffer of BUFFERS) {
     const own: Tile[] = [];
-    const add = (tile: Omit<Tile, 'prev' | 'buffer'>): void => {
-      own.push(Object.assign(tile, { buffer, prev: -1 }));
+    const add = (tile: Tile): void => {
+      own.push(tile);
     };
     // Offsets are monotonic in the step (increasing, or decreasing for a stationary preload).
     const extent = (fold: number, s: FoldStream, stepStart: number, stepEnd: number): [number, number] => {
@@ -299,7 +299,7 @@ export function planMemory(
       // order the folds first use them, each slice fetched once the array has begun on the one before,
       // so the array starts on the first slice instead of waiting for the whole operand.
       tiling[buffer] = 'resident';
-      const slices = new Map<number, Omit<Tile, 'prev' | 'buffer'>>();
+      const slices = new Map<number, Tile>();
       for (let f = 0; f < folds; f++) {
         const st = streams(f)[buffer];
         const key = keyOf(buffer, f);
@@ -307,6 +307,8 @@ export function planMemory(
         if (tile === undefined) {
           const elements = st.steps * st.elements;
           tile = {
+            buffer,
+            prev: -1,
             fillAfter: -1,
             fillElements: elements,
             fillBytes: bytes(elements, bits[buffer]),
@@ -339,7 +341,9 @@ export function planMemory(
         if (bytes(sliceElements, bits[buffer]) <= half[buffer]) {
           // The run's slice fits: one tile for the run (for WS/IS ofmap: the partial sums of a column fold).
           if (runEnd - f > 1) kind = kind === 'per-fold' ? 'per-slice' : kind;
-          const tile: Omit<Tile, 'prev' | 'buffer'> = {
+          const tile: Tile = {
+            buffer,
+            prev: -1,
             fillAfter: -1,
             fillElements: buffer === 'ofmap' ? 0 : sliceElements,
             fillBytes: buffer === 'ofmap' ? 0 : bytes(sliceElements, bits[buffer]),
@@ -383,6 +387,8 @@ export function planMemory(
               const readsBack = isPsum && fr > 0;
               const final = !isPsum || fr === rowFolds - 1;
               add({
+                buffer,
+                prev: -1,
                 fillAfter: -1,
                 fillElements: buffer === 'ofmap' ? (readsBack ? elements : 0) : elements,
                 fillBytes: buffer === 'ofmap' ? (readsBack ? bytes(elements, bits.ofmap) : 0) : bytes(elements, bits[buffer]),

@@ -112,7 +112,7 @@ export function runRegisterArray(
   while (fold !== undefined || (memory !== undefined && !memory.queueEmpty())) {
     memory?.startTransfer(cycle);
     if (fold !== undefined) {
-      const accesses = fold.accesses();
+      const accesses = memory === undefined ? [] : fold.accesses();
       if (memory === undefined || memory.allReady(foldIndex, accesses, cycle)) {
         memory?.performed(foldIndex, accesses, cycle);
         fold.step();

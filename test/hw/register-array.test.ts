@@ -37,12 +37,19 @@ const problem = fc
     }),
   );
 
-function smallArch(rows: number, cols: number, df: Dataflow, sram: { ifmap: number; filter: number; ofmap: number }, bytesPerCycle: number): Arch {
+function smallArch(
+  rows: number,
+  cols: number,
+  df: Dataflow,
+  sram: { ifmap: number; filter: number; ofmap: number },
+  bytesPerCycle: number,
+  pe = { actBits: 8, weightBits: 8, accBits: 16 },
+): Arch {
   return {
     name: 'test',
     description: '',
     array: { rows, cols, dataflow: df },
-    pe: { actBits: 8, weightBits: 8, accBits: 16 },
+    pe,
     sram: { ifmapBytes: sram.ifmap, filterBytes: sram.filter, ofmapBytes: sram.ofmap },
     // A 1 Hz clock makes the bandwidth in bytes per second the bytes per cycle.
     dram: { type: 'DDR4', bandwidthBytesPerSecond: bytesPerCycle },
@@ -82,6 +89,8 @@ describe('register-level systolic array', () => {
   });
 
   test('with a bandwidth-limited DRAM port it stalls exactly as many cycles as the native model predicts, and still computes the matmul', () => {
+    // Operand widths vary too (sub-byte tiles round up per transfer); the operand values stay int8,
+    // the array does not care what the widths say, only the bytes on the port do.
     let executed = 0;
     let withMidRunStalls = 0;
     fc.assert(
@@ -93,9 +102,10 @@ describe('register-level systolic array', () => {
           ofmap: fc.integer({ min: 1, max: 1200 }),
         }),
         fc.constantFrom(0.25, 0.5, 1, 1.5, 2, 3, 7, 16, 64),
-        ({ p, a, w }, sram, bytesPerCycle) => {
+        fc.record({ actBits: fc.constantFrom(4, 8), weightBits: fc.constantFrom(2, 4, 8), accBits: fc.constantFrom(16, 24, 32) }),
+        ({ p, a, w }, sram, bytesPerCycle, pe) => {
           const gemm = { m: p.m, k: p.k, n: p.n };
-          const arch = smallArch(p.rows, p.cols, p.dataflow, sram, bytesPerCycle);
+          const arch = smallArch(p.rows, p.cols, p.dataflow, sram, bytesPerCycle, pe);
           let plan;
           try {
             plan = planMemory(arch, gemm);

@@ -147,10 +147,10 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   checkGemm(gemm, 'gemm');
   const dataflow = options.dataflow ?? arch.array.dataflow;
   const bytesPerCycle = options.bytesPerCycle ?? dramBytesPerCycle(arch);
-  if (!(bytesPerCycle > 0)) throw new UserError(`DRAM bandwidth must be greater than zero, got ${bytesPerCycle} bytes per cycle`);
+  if (!(bytesPerCycle > 0)) throw new UserError(`${arch.name}: DRAM bandwidth must be greater than zero, got ${bytesPerCycle} bytes per cycle`);
   const mapping = foldMapping(gemm, { ...arch.array, dataflow });
   const outputBits = options.outputBits ?? arch.pe.actBits;
-  const plan = planMemory(arch, gemm, { dataflow, outputBits });
+  const plan = planMemory(arch, gemm, { dataflow, outputBits, where: arch.name });
   const timing = memoryStallCycles(plan, mapping.computeCycles, bytesPerCycle);
   const counts = accessCounts(plan, mapping, gemm);
   const macs = gemmMacs(gemm);
@@ -220,8 +220,9 @@ interface FoldStream {
 export function planMemory(
   arch: Pick<Arch, 'array' | 'pe' | 'sram'>,
   gemm: Gemm,
-  options: { dataflow?: Dataflow; outputBits?: number } = {},
+  options: { dataflow?: Dataflow; outputBits?: number; where?: string } = {},
 ): MemoryPlan & { tiling: Record<BufferName, Tiling> } {
+  const where = options.where ?? 'arch';
   const dataflow = options.dataflow ?? arch.array.dataflow;
   const outputBits = options.outputBits ?? arch.pe.actBits;
   const mapping = foldMapping(gemm, { ...arch.array, dataflow });
@@ -292,7 +293,7 @@ export function planMemory(
     };
     const accessesOf = (s: FoldStream, steps: number): number => (buffer === 'ofmap' ? steps * s.elements : steps);
     const tooSmall = (what: string, need: number): UserError =>
-      new UserError(`${buffer} SRAM too small: half of it (${half[buffer]} B) cannot hold ${what} (${need} B)`);
+      new UserError(`${where}: sram.${buffer} is too small for this GEMM: half of it (${half[buffer]} B) cannot hold ${what} (${need} B)`);
 
     if (buffer !== 'ofmap' && bytes(operandElements[buffer], bits[buffer]) <= half[buffer]) {
       // The whole operand fits in one half: load it once and keep it. It arrives slice by slice in the

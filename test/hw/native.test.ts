@@ -142,7 +142,7 @@ describe('native model, DRAM traffic rules', () => {
 
   test('refuses a zero bandwidth and SRAMs too small for one stationary tile, in one line', () => {
     const small = arch(4, 4, 'ws', { ifmap: 1024, filter: 16, ofmap: 1024 }, 1);
-    expect(() => simulateGemm(small, { m: 8, k: 8, n: 8 })).toThrow(/^filter SRAM too small: half of it \(8 B\) cannot hold a 4x4 stationary tile \(16 B\)$/);
+    expect(() => simulateGemm(small, { m: 8, k: 8, n: 8 })).toThrow(/^hand: sram\.filter is too small for this GEMM: half of it \(8 B\) cannot hold a 4x4 stationary tile \(16 B\)$/);
     expect(() => simulateGemm(small, { m: 8, k: 8, n: 8 }, { bytesPerCycle: 0 })).toThrow(UserError);
     expect(() => simulateGemm(small, { m: 0, k: 8, n: 8 })).toThrow(UserError);
   });

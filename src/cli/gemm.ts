@@ -1,7 +1,7 @@
 /**
  * `vitsim gemm --arch <file|preset> --m M --k K --n N [--dataflow d] [--bandwidth "25.6 GB/s"] [--json]`:
  * one GEMM on one design, in vitsim's native view (cycles with the memory stalls, SRAM and DRAM
- * counts), with SCALE-Sim's view of the same array beside it (CALC mode: no stalls, its off-by-one).
+ * counts), with SCALE-Sim's view of the same array beside it (CALC mode: no stalls; its origin differs, docs/cycle-model.md).
  */
 import type { CommandModule } from 'yargs';
 import { UserError, describe } from '../config/errors.js';

@@ -56,7 +56,7 @@ export interface NativeGemmResult {
   colFolds: number;
   folds: number;
   cyclesPerFold: number;
-  /** folds × cyclesPerFold: the array busy, memory ideal. SCALE-Sim reports one less. */
+  /** folds × cyclesPerFold: the array busy, memory ideal (origin: docs/cycle-model.md). */
   computeCycles: number;
   /** totalCycles − computeCycles: initial fill, mid-run stalls and the final write-back. */
   stallCycles: number;

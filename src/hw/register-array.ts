@@ -12,8 +12,7 @@
  *
  * Clocking: cycle c is one clock period; every register in the array, the skew lines and the
  * controller update together at its end, or all hold when the array is stalled (one clock enable).
- * Cycles are counted from 0; a run of N cycles ends at the end of cycle N − 1. SCALE-Sim reports
- * N − 1 for the same run (its known off-by-one), see docs/cycle-model.md.
+ * Cycle counts follow the origin stated in docs/cycle-model.md ("Origin").
  *
  * Timing conventions, per fold, offsets from the fold's first cycle:
  * - The controller reads one operand vector per cycle from an SRAM; a triangular skew line delays

@@ -1,7 +1,6 @@
 /**
  * The register-level array against the two things it has to prove: a plain integer matmul for the
- * values, and the analytical models for the cycles. Origin: the register array counts cycles from 0
- * and reports how many it ran, which is fold.ts's folds × cyclesPerFold; SCALE-Sim reports one less.
+ * values, and the analytical models for the cycles (both count from the origin in docs/cycle-model.md).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';

@@ -60,6 +60,8 @@ const SETS_PER_BUFFER = 100;
 const ACTIVE_SETS = 50;
 /** Python's sum() adds left to right; above this many folds the closed-form mean is used instead. */
 const MAX_FOLDS_SUMMED = 1 << 22;
+/** Irregular ofmap drains are stepped one by one up to this many (see approximateWriteTraffic). */
+const MAX_DRAINS_STEPPED = 20_000;
 
 /** The SCALE-Sim view of `gemm` under `config`. Pure; microseconds per call. */
 export function simulateScaleSim(config: ScaleSimConfig, gemm: Gemm): ScaleSimResult {
@@ -380,6 +382,18 @@ function readBufferTraffic(stream: Stream, sramKB: number, wordsPerCycle: number
       let pos = 0;
       let loaded = 0;
       while (pos < accesses && loaded < size) {
+        if (loaded === 0 && size > flushEvery) {
+          // Every stretch between flushes is shorter than the block: the rest of its passes all miss.
+          const rest = accesses - pos;
+          const lastFlushMiss = Math.floor((misses + rest) / flushEvery) * flushEvery;
+          if (lastFlushMiss > misses) {
+            flushes += (lastFlushMiss - misses) / flushEvery;
+            lastFlushElement = blockStart + pos + (lastFlushMiss - misses) - 1;
+          }
+          misses += rest;
+          pos = accesses;
+          break;
+        }
         const toFlush = flushEvery - (misses % flushEvery);
         const step = Math.min(toFlush, size - loaded, accesses - pos);
         misses += step;
@@ -420,11 +434,12 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
   const totalWords = sramKB * 1024;
   const drainWords = totalWords - Math.ceil(totalWords * 0.5);
   const linesPerDrain = Math.ceil(drainWords / lineWords);
-  const b: WriteBuffer = { lineWords, lineStart: 0, lines: 0, drainedLines: 0, writes: 0, paddedLines: [], paddings: [], startCycle: -1, stopCycle: -1 };
+  const b: WriteBuffer = { lineWords, lineStart: 0, lines: 0, drainedLines: 0, writes: 0, paddedLines: [], paddings: [], nextPadded: 0, startCycle: -1, stopCycle: -1 };
   // Once a drain leaves whole lines and moves exactly half the SRAM, and the array cannot write more
   // results per cycle than a line holds, every later drain repeats it unblocked: D results later.
   const periodic = drainWords % lineWords === 0 && stream.maxPerCycle <= lineWords;
   let drainEnd = 0;
+  if (!periodic && results / drainWords > MAX_DRAINS_STEPPED) return approximateWriteTraffic(stream, b, drainWords, linesPerDrain, lastCycle);
   for (;;) {
     // The result that pushes the occupancy past half, or the first one written once the running drain is done.
     const trigger = Math.max(b.writes + drainWords, servedBefore(stream, drainEnd));
@@ -446,7 +461,20 @@ function writeBufferTraffic(stream: Stream, sramKB: number, lineWords: number, l
   return { count: b.writes, startCycle: b.startCycle, stopCycle: b.stopCycle };
 }
 
-/** The ofmap write buffer's lines as SCALE-Sim keeps them. Padded lines are rare: short lists. */
+/**
+ * For layers that would need more than MAX_DRAINS_STEPPED irregular drains (far beyond any ViT layer):
+ * the drains are taken as regular — one every D results, the first padding the line being filled —
+ * which is what SCALE-Sim does whenever the line width divides half the SRAM.
+ */
+function approximateWriteTraffic(stream: Stream, b: WriteBuffer, drainWords: number, linesPerDrain: number, lastCycle: number): Accesses {
+  const drains = Math.floor((stream.count - 1) / drainWords);
+  const padding = (b.lineWords - ((drainWords + 1) % b.lineWords)) % b.lineWords;
+  const count = stream.count + padding;
+  const linesLeft = Math.ceil(count / b.lineWords) - drains * linesPerDrain;
+  return { count, startCycle: cycleOfElement(stream, drainWords), stopCycle: lastCycle + Math.max(linesLeft, 1) - 1 };
+}
+
+/** The ofmap write buffer's lines as SCALE-Sim keeps them. */
 interface WriteBuffer {
   lineWords: number;
   /** First result of the line being filled, and the lines closed before it. */
@@ -456,6 +484,8 @@ interface WriteBuffer {
   writes: number;
   paddedLines: number[];
   paddings: number[];
+  /** First padded line not yet behind the drained ones. */
+  nextPadded: number;
   startCycle: number;
   stopCycle: number;
 }
@@ -477,9 +507,10 @@ function closeLines(b: WriteBuffer, upTo: number): number {
 function drainLines(b: WriteBuffer, cycle: number, maxLines: number): number {
   const n = Math.min(maxLines, b.lines - b.drainedLines);
   b.drainedLines += n;
-  // Only the last line of a drain has its padding discounted.
-  const padded = b.paddedLines.lastIndexOf(b.drainedLines - 1);
-  b.writes += n * b.lineWords - (padded < 0 ? 0 : b.paddings[padded]);
+  // Only the last line of a drain has its padding discounted; drains move forward, and so does the search.
+  const last = b.drainedLines - 1;
+  while (b.nextPadded < b.paddedLines.length && b.paddedLines[b.nextPadded] < last) b.nextPadded++;
+  b.writes += n * b.lineWords - (b.paddedLines[b.nextPadded] === last ? b.paddings[b.nextPadded] : 0);
   if (b.startCycle < 0) b.startCycle = cycle;
   b.stopCycle = cycle + n - 1;
   return b.stopCycle;

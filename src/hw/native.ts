@@ -75,8 +75,11 @@ export interface NativeGemmResult {
   sram: {
     ifmap: SramCounts;
     filter: SramCounts;
-    /** reads include `psumReads` (the array's read-modify-writes of partial sums) and the reads that drain results to DRAM. */
-    ofmap: SramCounts & { psumReads: number };
+    /**
+     * writes include `resultWrites` (by the array) and the partial sums filled back from DRAM; reads
+     * include `psumReads` (the array's read-modify-writes of partial sums) and the reads that drain to DRAM.
+     */
+    ofmap: SramCounts & { psumReads: number; resultWrites: number };
   };
   dram: {
     ifmapReadBytes: number;
@@ -532,7 +535,11 @@ function accessCounts(
   plan: MemoryPlan,
   mapping: FoldMapping,
   gemm: Gemm,
-): { ifmap: { reads: number; writes: number }; filter: { reads: number; writes: number }; ofmap: { reads: number; writes: number; psumReads: number } } {
+): {
+  ifmap: { reads: number; writes: number };
+  filter: { reads: number; writes: number };
+  ofmap: { reads: number; writes: number; psumReads: number; resultWrites: number };
+} {
   const { m, k, n } = gemm;
   const { rowFolds, colFolds, dataflow } = mapping;
   const fills = { ifmap: 0, filter: 0, ofmap: 0 };
@@ -552,6 +559,6 @@ function accessCounts(
   return {
     ifmap: { reads: ifmapReads, writes: fills.ifmap },
     filter: { reads: filterReads, writes: fills.filter },
-    ofmap: { reads: psumReads + drains.ofmap, writes: arrayWrites + fills.ofmap, psumReads },
+    ofmap: { reads: psumReads + drains.ofmap, writes: arrayWrites + fills.ofmap, psumReads, resultWrites: arrayWrites },
   };
 }

@@ -55,6 +55,11 @@ export interface RegisterArrayRun {
   stallCycles: number;
   /** Cycles each fold kept the array busy, in fold order. */
   foldCycles: number[];
+  /**
+   * Elements the array read from the ifmap and filter SRAMs (padding is injected as zeros, not read),
+   * results it wrote to the ofmap SRAM, and of those the writes that first read back a partial sum.
+   */
+  sram: { ifmapReads: number; filterReads: number; ofmapWrites: number; psumReads: number };
 }
 
 /**
@@ -73,6 +78,8 @@ export function runRegisterArray(
   if (a.length !== m * k || w.length !== k * n) throw new Error(`operand sizes ${a.length}, ${w.length} do not match ${m}x${k}x${n}`);
   const { rows: R, cols: C, dataflow } = array;
   const out = new Float64Array(m * n);
+  const written = new Uint8Array(m * n);
+  const sram = { ifmapReads: 0, filterReads: 0, ofmapWrites: 0, psumReads: 0 };
   const [spatialRows, spatialCols] = dataflow === 'os' ? [m, n] : dataflow === 'ws' ? [k, n] : [k, m];
   const rowFolds = Math.ceil(spatialRows / R);
   const colFolds = Math.ceil(spatialCols / C);
@@ -93,19 +100,33 @@ export function runRegisterArray(
     const c0 = fc * C;
     const ru = Math.min(R, spatialRows - r0);
     const cu = Math.min(C, spatialCols - c0);
+    // The accessors are the SRAM ports: every call is one element read or written.
+    const readIn = (row: number, col: number): number => {
+      sram.ifmapReads++;
+      return a[row * k + col];
+    };
+    const readW = (row: number, col: number): number => {
+      sram.filterReads++;
+      return w[row * n + col];
+    };
+    const writeOut = (row: number, col: number, v: number, accumulate: boolean): void => {
+      const idx = row * n + col;
+      sram.ofmapWrites++;
+      if (accumulate && written[idx] === 1) sram.psumReads++;
+      out[idx] = accumulate ? out[idx] + v : v;
+      written[idx] = 1;
+    };
     if (dataflow === 'os') {
-      return new OutputStationaryFold(R, C, k, ru, cu, (i, s) => a[(r0 + i) * k + s], (s, j) => w[s * n + c0 + j], (i, j, v) => {
-        out[(r0 + i) * n + c0 + j] = v;
-      });
+      return new OutputStationaryFold(R, C, k, ru, cu, (i, s) => readIn(r0 + i, s), (s, j) => readW(s, c0 + j), (i, j, v) => writeOut(r0 + i, c0 + j, v, false));
     }
     if (dataflow === 'ws') {
-      return new StationaryFold(R, C, m, ru, cu, 'filter', 'ifmap', (i, j) => w[(r0 + i) * n + c0 + j], (s, i) => a[s * k + r0 + i], (s, j, v) => {
-        out[s * n + c0 + j] += v;
-      });
+      return new StationaryFold(R, C, m, ru, cu, 'filter', 'ifmap', (i, j) => readW(r0 + i, c0 + j), (s, i) => readIn(s, r0 + i), (s, j, v) =>
+        writeOut(s, c0 + j, v, true),
+      );
     }
-    return new StationaryFold(R, C, n, ru, cu, 'ifmap', 'filter', (i, j) => a[(c0 + j) * k + r0 + i], (s, i) => w[(r0 + i) * n + s], (s, j, v) => {
-      out[(c0 + j) * n + s] += v;
-    });
+    return new StationaryFold(R, C, n, ru, cu, 'ifmap', 'filter', (i, j) => readIn(c0 + j, r0 + i), (s, i) => readW(r0 + i, s), (s, j, v) =>
+      writeOut(c0 + j, s, v, true),
+    );
   }
 
   while (fold !== undefined || (memory !== undefined && !memory.queueEmpty())) {
@@ -130,7 +151,7 @@ export function runRegisterArray(
       throw new Error('register array: DMA queue deadlocked (the memory plan does not match the accesses)');
     }
   }
-  return { out, cycles: cycle, busyCycles: busy, stallCycles: cycle - busy, foldCycles };
+  return { out, cycles: cycle, busyCycles: busy, stallCycles: cycle - busy, foldCycles, sram };
 }
 
 /** One SRAM access the array makes in a cycle: a vector read (col −1) or one result written (col j). */

@@ -119,6 +119,13 @@ describe('register-level systolic array', () => {
           expect(run.busyCycles).toBe(native.computeCycles);
           expect(run.cycles).toBe(native.totalCycles);
           expect(run.stallCycles).toBe(native.stallCycles);
+          // The SRAM accesses the array made, counted at its ports, are the ones the native model reports.
+          expect(run.sram).toEqual({
+            ifmapReads: native.sram.ifmap.reads,
+            filterReads: native.sram.filter.reads,
+            ofmapWrites: native.sram.ofmap.resultWrites,
+            psumReads: native.sram.ofmap.psumReads,
+          });
           executed++;
           if (native.stallCycles > native.initialFillCycles + native.finalDrainCycles) withMidRunStalls++;
         },

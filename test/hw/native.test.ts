@@ -96,6 +96,22 @@ describe('native model, hand-worked cases', () => {
     expect(r.sram.ofmap).toEqual({ reads: 8 + 16, writes: 16 + 8, psumReads: 8, resultWrites: 16, wordBits: 16 });
   });
 
+  test('IS 2x2, out[2,3] = in[2,2]·w[2,3] at 1 B/cycle: the preload starts before the streamed operand has arrived', () => {
+    const r = simulateGemm(arch(2, 2, 'is', { ifmap: 1024, filter: 1024, ofmap: 1024 }, 1), { m: 2, k: 2, n: 3 });
+    // K on the rows, M on the columns: one fold; T = N = 3; 2R + C + T − 2 = 4 + 2 + 3 − 2 = 7 cycles.
+    expect([r.folds, r.computeCycles]).toEqual([1, 7]);
+    // Queue: the stationary in (4 B) over 0–3, then w (6 B) over 4–9. The preload reads its first row
+    // in cycle 0: wait until 4 (initial fill 4). The first streamed w vector is read R = 2 cycles in,
+    // at 4 + 2 = 6, but w is there only at 10: 4 more stall cycles. The array ends at 7 + 8 = 15;
+    // the last result (2R − 1 + (T − 1) + (C − 1) = 6 cycles in) is written in cycle 14, and the
+    // 6 results (6 B) drain over 15–20. Total 21.
+    expect(r.initialFillCycles).toBe(4);
+    expect(r.finalDrainCycles).toBe(6);
+    expect(r.stallCycles).toBe(14);
+    expect(r.totalCycles).toBe(21);
+    expect(r.dram.ifmapReadBytes + r.dram.filterReadBytes + r.dram.ofmapWriteBytes).toBe(4 + 6 + 6);
+  });
+
   test('WS partial sums that fit in half the ofmap SRAM stay on chip: no psum DRAM traffic, one write-back per column fold', () => {
     const r = simulateGemm(arch(2, 2, 'ws', { ifmap: 1024, filter: 1024, ofmap: 64 }, 1000), { m: 4, k: 4, n: 2 });
     // Same GEMM, 32 B halves hold the 16 B of partial sums.

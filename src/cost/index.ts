@@ -5,3 +5,4 @@ export { sramCost, type SramCost, type SramQuery } from './sram.js';
 export { macEnergyJ, peAreaM2, peMacEnergyJ, type PeKind, type PeSpec } from './arithmetic.js';
 export { dramEnergyPerBitJ } from './dram.js';
 export { areaReport, energyReport, formatArea, formatEnergy } from './format.js';
+export { actionCounts, designComponents, designTechnology, priceSimulation, SRAM_PORT_BITS, type SimulationCost } from './simulation.js';

@@ -87,6 +87,8 @@ export interface ActionCounts {
   comparisons: ComparisonCount[];
   noise: NoiseCount[];
   vector: VectorOpCount[];
+  /** Operands realigned by the twin-uniform (PTQ4ViT) shifter, at the operand width; priced only when the components have one. */
+  twinShifts?: { bits: number; count: number }[];
 }
 
 export interface SramComponent {
@@ -108,6 +110,8 @@ export interface Components {
   vector: { lanes: number; bits: number };
   threshold: { comparators: number; bits: number };
   noise: { adders: number; bits: number; tableEntries: number; entryBits: number };
+  /** PTQ4ViT support: shifters (and a flag-bit register each) on the array's operand inputs; absent when the design has none. */
+  twinUniform?: { shifters: number; bits: number };
 }
 
 // ───────────────────────────── what comes out ─────────────────────────────
@@ -145,6 +149,7 @@ export const DRAM = 'dram';
 export const VECTOR_UNIT = 'vector unit';
 export const THRESHOLD_UNIT = 'threshold unit';
 export const NOISE_ADDER = 'noise adder';
+export const TWIN_UNIFORM = 'twin-uniform shifter';
 
 /** SRAM components are reported as `sram <name>`. */
 export function sramComponentName(name: string): string {
@@ -198,6 +203,14 @@ export function priceEnergy(actions: ActionCounts, components: Components, tech:
   );
   add(NOISE_ADDER, noiseJ * s.energyFactor);
 
+  if (components.twinUniform) {
+    // A log shifter's b·log2 b multiplexers switch about as much as a b-bit adder (as for the vector unit's shifts).
+    const twinJ = (actions.twinShifts ?? []).reduce((sum, t) => sum + t.count * adderEnergyJ(t.bits, units), 0);
+    add(TWIN_UNIFORM, twinJ * s.energyFactor);
+  } else if ((actions.twinShifts ?? []).some((t) => t.count > 0)) {
+    throw new Error('twin-uniform shifts counted for a design without twin-uniform shifters');
+  }
+
   if (s.interpolated) notes.add(`technology ${s.nm} nm is interpolated between Stillmaker–Baas nodes`);
   const totalJ = out.reduce((sum, c) => sum + c.dynamicJ + c.leakageJ, 0);
   return {
@@ -230,6 +243,10 @@ export function priceArea(components: Components, tech: Technology): AreaBreakdo
       areaM2: (noise.adders * adderAreaM2(noise.bits, units) + registerAreaM2(noise.tableEntries * noise.entryBits)) * s.areaFactor,
     },
   );
+  if (components.twinUniform) {
+    const { shifters, bits } = components.twinUniform;
+    out.push({ component: TWIN_UNIFORM, areaM2: shifters * (adderAreaM2(bits, units) + registerAreaM2(1)) * s.areaFactor });
+  }
   if (s.interpolated) notes.add(`technology ${s.nm} nm is interpolated between Stillmaker–Baas nodes`);
   return { components: out, totalM2: out.reduce((sum, c) => sum + c.areaM2, 0), scaling: s, notes: [...notes] };
 }
@@ -275,6 +292,7 @@ function leakagePowersW(c: Components, tech: Technology, s: NodeScaling): Map<st
   leak.set(VECTOR_UNIT, c.vector.lanes * lane * s.leakageFactor);
   leak.set(THRESHOLD_UNIT, c.threshold.comparators * comparatorLeakageW(c.threshold.bits) * s.leakageFactor);
   leak.set(NOISE_ADDER, (c.noise.adders * adderLeakageW(c.noise.bits) + registerLeakageW(c.noise.tableEntries * c.noise.entryBits)) * s.leakageFactor);
+  if (c.twinUniform) leak.set(TWIN_UNIFORM, c.twinUniform.shifters * (adderLeakageW(c.twinUniform.bits) + registerLeakageW(1)) * s.leakageFactor);
   return leak;
 }
 

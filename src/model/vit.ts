@@ -19,7 +19,7 @@ import {
   type Tensor, type ViTConfig, type ViTParams,
 } from './config.js';
 import { attentionBackward, attentionForward, type AttentionShape } from './layers/attention.js';
-import { geluBackward, geluForward } from './layers/gelu.js';
+import { geluBackwardFromSlope, geluForward, geluForwardKeepSlope } from './layers/gelu.js';
 import { layerNormBackward, layerNormForward } from './layers/layer-norm.js';
 import { linearBackward, linearForward } from './layers/linear.js';
 import { im2col, patchEmbedBackward, patchEmbedForward, type PatchShape } from './layers/patch-embed.js';
@@ -51,6 +51,8 @@ export interface BlockActivations {
   fc1Out: Float32Array;
   /** [B·T, hidden] GELU output = input of mlp.fc2. */
   geluOut: Float32Array;
+  /** [B·T, hidden] gelu'(fc1Out) in float64, formed by the forward so the backward need not redo erf. */
+  geluSlope: Float64Array;
 }
 
 /** Everything vitBackward needs, kept by vitForward(…, keep = true). */
@@ -162,6 +164,7 @@ export function vitForward(
     norm2Out: new Float32Array(m * d),
     fc1Out: new Float32Array(m * hidden),
     geluOut: new Float32Array(m * hidden),
+    geluSlope: new Float64Array(keep ? m * hidden : 0),
   });
   // Without keep, one set of buffers serves every block: each block overwrites all of it.
   const shared = keep ? undefined : newBlockBuffers(x);
@@ -178,7 +181,8 @@ export function vitForward(
     // x = x + mlp(norm2(x))
     layerNormForward(a.afterAttn, p(pre + 'norm2.weight'), p(pre + 'norm2.bias'), a.norm2Out, a.norm2Mean, a.norm2Rstd, m, d, LAYER_NORM_EPS);
     linearForward(a.norm2Out, p(pre + 'mlp.fc1.weight'), p(pre + 'mlp.fc1.bias'), a.fc1Out, m, d, hidden);
-    geluForward(a.fc1Out, a.geluOut, m * hidden);
+    if (keep) geluForwardKeepSlope(a.fc1Out, a.geluOut, a.geluSlope, m * hidden);
+    else geluForward(a.fc1Out, a.geluOut, m * hidden);
     linearForward(a.geluOut, p(pre + 'mlp.fc2.weight'), p(pre + 'mlp.fc2.bias'), branch, m, hidden, d);
     const next = new Float32Array(m * d);
     for (let j = 0; j < m * d; j++) next[j] = a.afterAttn[j] + branch[j];
@@ -253,7 +257,7 @@ export function vitBackward(
     const a = activations.blocks[i];
     // x_out = afterAttn + fc2(gelu(fc1(norm2(afterAttn))))
     linearBackward(a.geluOut, p(pre + 'mlp.fc2.weight'), dx, dHidden, g(pre + 'mlp.fc2.weight'), g(pre + 'mlp.fc2.bias'), m, hidden, d);
-    geluBackward(a.fc1Out, dHidden, dFc1Out, m * hidden);
+    geluBackwardFromSlope(a.geluSlope, dHidden, dFc1Out, m * hidden);
     linearBackward(a.norm2Out, p(pre + 'mlp.fc1.weight'), dFc1Out, dNorm, g(pre + 'mlp.fc1.weight'), g(pre + 'mlp.fc1.bias'), m, d, hidden);
     layerNormBackward(a.afterAttn, p(pre + 'norm2.weight'), a.norm2Mean, a.norm2Rstd, dNorm, dResidual, g(pre + 'norm2.weight'), g(pre + 'norm2.bias'), m, d);
     for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];

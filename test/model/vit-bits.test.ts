@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { paramShapes, type ViTConfig, type ViTParams } from '../../src/model/config.js';
+import { geluBackward, geluBackwardFromSlope, geluForward, geluForwardKeepSlope } from '../../src/model/layers/gelu.js';
 import { softmaxCrossEntropy } from '../../src/model/layers/softmax-cross-entropy.js';
 import { createRng } from '../../src/model/random.js';
 import { initViT, vitBackward, vitForward, zerosLike } from '../../src/model/vit.js';
@@ -75,3 +76,34 @@ describe('ViT bits', () => {
     });
   });
 });
+
+describe('GELU with a kept slope', () => {
+  it('gives geluForward’s values and geluBackward’s gradients bit for bit, table edges, infinities and signed zeros included', () => {
+    const rng = createRng(17);
+    // 6·√2 is where the erf table ends; its float32 neighbours fall on either side.
+    const edge = Math.fround(6 * Math.SQRT2);
+    const special = [0, -0, edge, -edge, Math.fround(edge * (1 + 2 ** -23)), -Math.fround(edge * (1 + 2 ** -23)),
+      Math.fround(edge * (1 - 2 ** -23)), -Math.fround(edge * (1 - 2 ** -23)), Infinity, -Infinity, 1e-40, -1e-40, 3e38, -3e38];
+    const n = 200_000;
+    const x = Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[i] : rng.normal() * (i % 3 === 0 ? 4 : 1)));
+    // dy includes signed zeros and negatives, where a slope of 0 would turn +0 into −0.
+    const dy = Float32Array.from({ length: n }, (_, i) => (i % 11 === 0 ? -0 : i % 13 === 0 ? 0 : rng.normal()));
+    const y = new Float32Array(n);
+    const dx = new Float32Array(n);
+    geluForward(x, y, n);
+    geluBackward(x, dy, dx, n);
+    const yKept = new Float32Array(n);
+    const slope = new Float64Array(n);
+    const dxKept = new Float32Array(n);
+    geluForwardKeepSlope(x, yKept, slope, n);
+    geluBackwardFromSlope(slope, dy, dxKept, n);
+    expect(firstDifference(yKept, y)).toBe(-1);
+    expect(firstDifference(dxKept, dx)).toBe(-1);
+  });
+});
+
+/** Index of the first element whose bits differ (Object.is tells −0 from +0), or −1. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}

@@ -5,6 +5,7 @@ import { costCommand } from './cost.js';
 import { evalCommand } from './eval.js';
 import { gemmCommand } from './gemm.js';
 import { scalesimCommand } from './scalesim.js';
+import { simulateCommand } from './simulate.js';
 import { trainCommand } from './train.js';
 import { traceCommand } from './trace.js';
 
@@ -15,6 +16,7 @@ export const commands: CommandModule<object, never>[] = [
   evalCommand as unknown as CommandModule<object, never>,
   gemmCommand as unknown as CommandModule<object, never>,
   scalesimCommand as unknown as CommandModule<object, never>,
+  simulateCommand as unknown as CommandModule<object, never>,
   trainCommand as unknown as CommandModule<object, never>,
   traceCommand as unknown as CommandModule<object, never>,
 ];

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { archPresets, loadArch, parseArch } from '../../src/hw/arch-file.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ARCH_DIR, archPresets, loadArch, parseArch } from '../../src/hw/arch-file.js';
 import { peakOpsPerSecond } from '../../src/hw/arch.js';
 import { UserError } from '../../src/config/errors.js';
 
@@ -26,7 +28,7 @@ function refusal(data: unknown): string {
 
 describe('arch files', () => {
   it('every shipped preset validates and parses', () => {
-    expect(archPresets()).toEqual(['edge-16x16', 'mid-32x32', 'tpu-v1']);
+    expect(archPresets()).toEqual(['bitfusion-16x32', 'edge-16x16', 'mid-32x32', 'tpu-v1']);
     for (const name of archPresets()) expect(loadArch(name).name).toBe(name);
   });
 
@@ -44,6 +46,52 @@ describe('arch files', () => {
     expect(tpu.clockHz).toBe(700e6);
     expect(Math.round(peakOpsPerSecond(tpu) / 1e12)).toBe(92);
     expect(tpu.dram.bandwidthBytesPerSecond).toBe(34e9);
+  });
+
+  it('a file without the optional fields gets the documented defaults, and the parsed design lists every one it filled', () => {
+    const arch = parseArch(valid, 'x.json');
+    expect(arch.pe).toEqual({ actBits: 8, weightBits: 8, accBits: 32, kind: 'fixed', brickBits: 2 });
+    expect(arch.vector).toEqual({ lanes: 8, bits: 32, cyclesPerElement: { layernorm: 2, softmax: 3, gelu: 1, add: 1, avgpool: 1, requant: 1 } });
+    expect(arch.threshold).toEqual({ lanes: 0, maxBits: 4, comparatorBits: 32 });
+    expect(arch.noise).toEqual({ lanes: 0, bits: 32, tableEntries: 4096, entryBits: 8 });
+    expect([arch.twinUniform, arch.overlap, arch.volts, arch.zeroGating]).toEqual([false, 'serial', undefined, false]);
+    expect(arch.defaulted).toEqual([
+      'pe.kind', 'pe.brickBits',
+      'vector.cyclesPerElement.layernorm', 'vector.cyclesPerElement.softmax', 'vector.cyclesPerElement.gelu',
+      'vector.cyclesPerElement.add', 'vector.cyclesPerElement.avgpool', 'vector.cyclesPerElement.requant',
+      'vector.lanes', 'vector.bits', 'threshold.lanes', 'threshold.maxBits', 'threshold.comparatorBits',
+      'noise.lanes', 'noise.bits', 'noise.tableEntries', 'noise.entryBits', 'twinUniform', 'overlap', 'voltage', 'zeroGating',
+    ]);
+  });
+
+  it('every default is stated in the schema description of its field', () => {
+    const schema = JSON.parse(readFileSync(join(ARCH_DIR, 'arch.schema.json'), 'utf8')) as { properties: Record<string, { description?: string; properties?: Record<string, { description?: string; properties?: Record<string, { description?: string }> }> }> };
+    const arch = parseArch(valid, 'x.json');
+    for (const field of arch.defaulted) {
+      const path = field.split('.');
+      let node: { description?: string; properties?: Record<string, unknown> } = schema;
+      for (const key of path) node = (node.properties as Record<string, typeof node>)[key];
+      expect(node.description, field).toMatch(/default/);
+    }
+  });
+
+  it('a BitFusion PE needs equal operand widths that are a power-of-two number of bricks', () => {
+    expect(refusal({ ...valid, pe: { ...valid.pe, kind: 'bitfusion', weightBits: 4 } })).toBe(
+      'arch/x.json: pe.weightBits must equal pe.actBits (8) for a bitfusion PE, got 4',
+    );
+    expect(refusal({ ...valid, pe: { ...valid.pe, kind: 'bitfusion', actBits: 6, weightBits: 6 } })).toBe(
+      'arch/x.json: pe.actBits must be a power-of-two multiple (2, 4, 8, …) of pe.brickBits (2) for a bitfusion PE, got 6',
+    );
+    expect(parseArch({ ...valid, pe: { ...valid.pe, kind: 'bitfusion', brickBits: 4 } }, 'x.json').pe.brickBits).toBe(4);
+  });
+
+  it('voltage and the unit sections are parsed, and an unknown overlap is refused', () => {
+    const arch = parseArch({ ...valid, voltage: '0.8 V', vector: { lanes: 4, cyclesPerElement: { softmax: 5 } }, overlap: 'overlapped' }, 'x.json');
+    expect([arch.volts, arch.vector.lanes, arch.vector.cyclesPerElement.softmax, arch.overlap]).toEqual([0.8, 4, 5, 'overlapped']);
+    expect(arch.defaulted).not.toContain('voltage');
+    expect(arch.defaulted).toContain('vector.cyclesPerElement.gelu');
+    expect(refusal({ ...valid, overlap: 'after' })).toBe('arch/x.json: overlap must be one of "serial", "overlapped", got "after"');
+    expect(refusal({ ...valid, voltage: '0.8 GHz' })).toBe('arch/x.json: voltage must be a voltage such as "0.9 V", got "0.8 GHz"');
   });
 
   it('a negative row count is refused with the file, the field path and what was expected', () => {

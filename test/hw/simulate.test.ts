@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/config/errors.js';
+import { archPresets, loadArch } from '../../src/hw/arch-file.js';
+import type { Accelerator } from '../../src/hw/arch.js';
+import { simulateGemm } from '../../src/hw/native.js';
+import { simulateTrace } from '../../src/hw/simulate.js';
+import { uniformBits } from '../../src/trace/bits.js';
+import { buildTrace } from '../../src/trace/build.js';
+import type { GemmOp, Op } from '../../src/trace/ops.js';
+import type { Trace } from '../../src/trace/trace.js';
+import { loadWorkload } from '../../src/trace/workload.js';
+
+const deitS = buildTrace(loadWorkload('deit-s'), { bits: uniformBits(8, 8) });
+
+function refusal(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof UserError) return err.message;
+    throw err;
+  }
+  throw new Error('accepted');
+}
+
+/** DeiT-S with the ops changed by `edit` (a trace the quantizer would write). */
+function edited(edit: (op: Op) => Op): Trace {
+  return { ...deitS, ops: deitS.ops.map(edit) };
+}
+
+describe('whole-trace simulation', () => {
+  it('the TPU-v1-like preset reports 92 peak int8 TOPS: 65,536 MACs × 2 × 700 MHz', () => {
+    const sim = simulateTrace(loadArch('tpu-v1'), deitS);
+    expect(256 * 256 * 2 * 700e6).toBe(91.7504e12);
+    expect(Math.round(sim.totals.peakOpsPerSecond / 1e12)).toBe(92);
+  });
+
+  it('the per-op cycles sum to the total on every preset, serial and overlapped, at batch 1 and 4', () => {
+    const batch4 = buildTrace(loadWorkload('deit-t'), { bits: uniformBits(8, 8), batch: 4 });
+    for (const name of archPresets()) {
+      for (const overlap of ['serial', 'overlapped'] as const) {
+        const arch: Accelerator = { ...loadArch(name), overlap };
+        for (const trace of [deitS, batch4]) {
+          const sim = simulateTrace(arch, trace);
+          expect(sim.ops.reduce((s, o) => s + o.cycles, 0)).toBe(sim.totals.cycles);
+          expect(sim.totals.latencySeconds).toBe(sim.totals.cycles / arch.clockHz);
+          expect(sim.totals.inferencesPerSecond).toBeCloseTo(trace.batch / sim.totals.latencySeconds, 6);
+          expect(sim.totals.effectiveOpsPerSecond).toBeCloseTo((2 * sim.totals.macs) / sim.totals.latencySeconds, 0);
+        }
+      }
+    }
+  });
+
+  it('a GEMM op is the native model of its shape, `count` times over (DeiT-S Q·Kᵀ: 6 heads of 197×64×197 on tpu-v1)', () => {
+    const arch = loadArch('tpu-v1');
+    const sim = simulateTrace(arch, deitS);
+    const qk = sim.ops[4];
+    expect(qk.name).toBe('blocks.0.attn.qk');
+    const one = simulateGemm(arch, { m: 197, k: 64, n: 197 }, { outputBits: 8 });
+    expect(qk.computeCycles).toBe(6 * one.computeCycles);
+    expect(qk.stallCycles).toBe(6 * one.stallCycles);
+    expect(qk.actions.dram.readBytes).toBe(6 * one.dram.readBytes);
+    expect(qk.macs).toBe(6 * 197 * 64 * 197);
+    // Serial: the requantiser's pass over the 6·197·197 scores on 256 lanes follows the array.
+    expect(qk.cycles).toBe(6 * one.totalCycles + Math.ceil((6 * 197 * 197) / 256));
+  });
+
+  it('on tpu-v1 every DeiT-S GEMM at batch 1 is memory-bound: its DRAM bytes at 34 GB/s take longer than its compute cycles', () => {
+    const arch = loadArch('tpu-v1');
+    const sim = simulateTrace(arch, deitS);
+    const bytesPerCycle = 34e9 / 700e6; // 48.57 B per cycle
+    // WS on 256×256: a fold is 2·256 + 256 + M − 2 = 963 cycles for M = 197 tokens (962 for the 196 patches).
+    // (name, compute cycles = folds × cycles per fold, DRAM bytes = weights + input + output (+ per-head Q, Kᵀ / P, V and scores))
+    const expected: [string, number, number][] = [
+      ['patch_embed.proj', 3 * 2 * 962, 768 * 384 + 196 * 768 + 196 * 384], // 6 folds: 5,772 cycles vs 520,704 B / 48.57 = 10,720
+      ['blocks.0.attn.qkv', 2 * 5 * 963, 384 * 1152 + 197 * 384 + 197 * 1152], // 10 folds: 9,630 vs 744,960 B → 15,337
+      ['blocks.0.attn.qk', 6 * 963, 6 * (197 * 64 + 64 * 197 + 197 * 197)], // 6 heads × 1 fold: 5,778 vs 384,150 B → 7,909
+      ['blocks.0.attn.pv', 6 * 963, 6 * (197 * 197 + 197 * 64 + 197 * 64)], // 5,778 vs 384,150 B → 7,909
+      ['blocks.0.attn.proj', 2 * 2 * 963, 384 * 384 + 197 * 384 + 197 * 384], // 3,852 vs 298,752 B → 6,151
+      ['blocks.0.mlp.fc1', 2 * 6 * 963, 384 * 1536 + 197 * 384 + 197 * 1536], // 11,556 vs 968,064 B → 19,931
+      ['blocks.0.mlp.fc2', 6 * 2 * 963, 1536 * 384 + 197 * 1536 + 197 * 384], // 11,556 vs 968,064 B → 19,931
+      ['head', 2 * 4 * 767, 384 * 1000 + 384 + 1000], // M = 1: 8 folds of 767 = 6,136 vs 385,384 B → 7,934
+    ];
+    for (const [name, compute, bytes] of expected) {
+      const op = sim.ops.find((o) => o.name === name)!;
+      expect([name, op.computeCycles, op.actions.dram.readBytes + op.actions.dram.writeBytes]).toEqual([name, compute, bytes]);
+      expect(bytes / bytesPerCycle).toBeGreaterThan(compute);
+      expect(op.bound).toBe('memory');
+    }
+    // The weights alone (ignoring activations) already outrun the array in fc1, fc2 and the head:
+    // fc1's 589,824 B take 12,143 cycles > 11,556; qkv's 442,368 B take 9,108 < 9,630.
+    expect((384 * 1536) / bytesPerCycle).toBeGreaterThan(11556);
+    expect((384 * 1152) / bytesPerCycle).toBeLessThan(9630);
+    // Vector ops work on chip and are never memory-bound; every one of the 74 GEMMs is.
+    expect(sim.ops.filter((o) => o.bound === 'memory')).toHaveLength(74);
+    expect(sim.ops.filter((o) => o.kind !== 'gemm').every((o) => o.bound === 'compute')).toBe(true);
+  });
+
+  it('overlapped side work hides under the GEMM it feeds, and only the excess adds latency', () => {
+    const serial: Accelerator = { ...loadArch('mid-32x32'), overlap: 'serial' };
+    const overlapped: Accelerator = { ...serial, overlap: 'overlapped' };
+    const [s, o] = [simulateTrace(serial, deitS), simulateTrace(overlapped, deitS)];
+    expect(s.totals.hiddenCycles).toBe(0);
+    expect(o.totals.hiddenCycles).toBeGreaterThan(0);
+    expect(o.totals.cycles).toBe(s.totals.cycles - o.totals.hiddenCycles);
+    // norm1 (197×384 elements, 2 passes on 32 lanes = 4,728 cycles) hides under qkv.
+    expect(o.ops[2]).toMatchObject({ name: 'blocks.0.norm1', cycles: 0, hiddenCycles: 4728 });
+  });
+
+  it('counts vector-lane operations by kind for every vector op and the requantiser on each GEMM output', () => {
+    const sim = simulateTrace(loadArch('tpu-v1'), deitS);
+    const add = sim.ops[1];
+    expect(add.name).toBe('pos_embed');
+    expect(add.actions.vector).toEqual([{ kind: 'add', bits: 32, count: 197 * 384 }]);
+    const softmax = sim.ops[5];
+    const lanes = Object.fromEntries(softmax.actions.vector.map((v) => [v.kind, v.count]));
+    // Per element: compare 1, add 4, multiply 4, shift 1; per row one divide (1/sum).
+    const elements = 6 * 197 * 197;
+    expect(lanes).toEqual({ compare: elements, add: 4 * elements, multiply: 4 * elements, shift: elements, divide: 6 * 197 });
+  });
+
+  it('threshold, noise and twin-uniform operands are counted on their units (comparisons = elements × (levels − 1))', () => {
+    const arch = loadArch('bitfusion-16x32');
+    const trace = edited((op) => {
+      if (op.name === 'blocks.0.mlp.fc2') return { ...op, actBits: 4, actQuant: { kind: 'threshold', levels: 16 } } as GemmOp;
+      if (op.name === 'blocks.0.attn.qkv') return { ...op, actQuant: { kind: 'noisy' } } as GemmOp;
+      if (op.name === 'blocks.0.attn.pv') return { ...op, actQuant: { kind: 'twin-uniform' } } as GemmOp;
+      return op;
+    });
+    const sim = simulateTrace(arch, trace);
+    const fc2 = sim.ops.find((o) => o.name === 'blocks.0.mlp.fc2')!;
+    expect(fc2.actions.comparisons).toEqual([{ bits: 32, count: 197 * 1536 * 15 }]);
+    expect(fc2.unitCycles.threshold).toBe(Math.ceil((197 * 1536) / 32));
+    const qkv = sim.ops.find((o) => o.name === 'blocks.0.attn.qkv')!;
+    expect(qkv.actions.noise).toEqual([{ bits: 32, additions: 197 * 384, tableReads: 197 * 384 }]);
+    expect(qkv.unitCycles.noise).toBe(Math.ceil((197 * 384) / 32));
+    const pv = sim.ops.find((o) => o.name === 'blocks.0.attn.pv')!;
+    expect(pv.actions.twinShifts).toEqual([{ bits: 8, count: 6 * 197 * 197 }]);
+    expect(sim.totals.actions.comparisons).toEqual([{ bits: 32, count: 197 * 1536 * 15 }]);
+  });
+
+  it('a design without the unit an op needs is refused with one line naming the op', () => {
+    const tpu = loadArch('tpu-v1');
+    const needs = (name: string, quant: GemmOp['actQuant']): Trace => edited((op) => (op.name === name ? ({ ...op, actQuant: quant } as GemmOp) : op));
+    expect(refusal(() => simulateTrace(tpu, needs('blocks.0.mlp.fc2', { kind: 'threshold', levels: 16 })))).toBe(
+      'tpu-v1: ops[12] (blocks.0.mlp.fc2) operand A needs a threshold unit (N2UQ quantizer), but the design has none (threshold.lanes is 0)',
+    );
+    expect(refusal(() => simulateTrace(tpu, needs('blocks.0.attn.qkv', { kind: 'noisy' })))).toBe(
+      'tpu-v1: ops[3] (blocks.0.attn.qkv) operand A needs a noise adder (NoisyQuant quantizer), but the design has none (noise.lanes is 0)',
+    );
+    expect(refusal(() => simulateTrace(tpu, needs('blocks.0.attn.pv', { kind: 'twin-uniform' })))).toBe(
+      'tpu-v1: ops[6] (blocks.0.attn.pv) operand A is twin-uniform (PTQ4ViT), but the design has no twin-uniform support (twinUniform is false)',
+    );
+    const small = { ...loadArch('bitfusion-16x32'), threshold: { lanes: 4, maxBits: 2, comparatorBits: 16 } };
+    expect(refusal(() => simulateTrace(small, needs('blocks.0.mlp.fc2', { kind: 'threshold', levels: 16 })))).toBe(
+      'bitfusion-16x32: ops[12] (blocks.0.mlp.fc2) operand A needs 15 thresholds per lane, but threshold.maxBits 2 gives 3 comparators',
+    );
+  });
+
+  it('operand statistics become the share of MACs with a zero operand, P(a = 0 or b = 0) for independent operands', () => {
+    const trace = edited((op) => (op.name === 'blocks.0.mlp.fc2' ? ({ ...op, stats: { a: { zeroFraction: 0.5, meanAbs: 3 }, b: { zeroFraction: 0.2, meanAbs: 9 } } } as GemmOp) : op));
+    const sim = simulateTrace(loadArch('tpu-v1'), trace);
+    expect(sim.ops[12].actions.macs[0].zeroOperandFraction).toBeCloseTo(0.6, 12);
+    expect(sim.ops[10].actions.macs[0].zeroOperandFraction).toBeUndefined();
+  });
+
+  it('identical GEMM shapes are simulated once: DeiT-B (148 ops, 74 GEMMs) needs 8 native evaluations', () => {
+    const deitB = buildTrace(loadWorkload('deit-b'), { bits: uniformBits(8, 8) });
+    const sim = simulateTrace(loadArch('tpu-v1'), deitB);
+    expect(sim.ops).toHaveLength(148);
+    expect(sim.gemmEvaluations).toBe(8);
+  });
+});

@@ -130,13 +130,15 @@ export function vitForward(
   const patchShape: PatchShape = { batch, channels: c, imgSize: s, patchSize: config.patchSize };
   const attnShape: AttentionShape = { batch, tokens: t, heads: config.numHeads, headDim: headDim(config) };
 
-  const patches = new Float32Array(batch * np * c * config.patchSize ** 2);
+  // What is kept for the backward is fresh per call (the caller owns it); the rest is scratch.
+  const buffer = keep ? (_name: string, length: number): Float32Array => new Float32Array(length) : scratchBuffer;
+  const patches = buffer('forward.patches', batch * np * c * config.patchSize ** 2);
   im2col(images, patches, patchShape);
-  const embedded = new Float32Array(batch * np * d);
+  const embedded = scratchBuffer('forward.embedded', batch * np * d);
   patchEmbedForward(patches, p('patch_embed.proj.weight'), p('patch_embed.proj.bias'), embedded, patchShape, d);
 
   // x = cat(cls_token, patch tokens) + pos_embed: token 0 of each image is the class token.
-  let x = new Float32Array(m * d);
+  let x = buffer('forward.x', m * d);
   const cls = p('cls_token');
   const pos = p('pos_embed');
   for (let b = 0; b < batch; b++) {
@@ -149,21 +151,21 @@ export function vitForward(
   }
 
   const blocks: BlockActivations[] = [];
-  const branch = new Float32Array(m * d);
+  const branch = scratchBuffer('forward.branch', m * d);
   const newBlockBuffers = (input: Float32Array): BlockActivations => ({
     input,
-    norm1Mean: new Float32Array(m),
-    norm1Rstd: new Float32Array(m),
-    norm1Out: new Float32Array(m * d),
-    qkv: new Float32Array(m * 3 * d),
-    attnProbs: new Float32Array(batch * config.numHeads * t * t),
-    attnOut: new Float32Array(m * d),
-    afterAttn: new Float32Array(m * d),
-    norm2Mean: new Float32Array(m),
-    norm2Rstd: new Float32Array(m),
-    norm2Out: new Float32Array(m * d),
-    fc1Out: new Float32Array(m * hidden),
-    geluOut: new Float32Array(m * hidden),
+    norm1Mean: buffer('forward.norm1Mean', m),
+    norm1Rstd: buffer('forward.norm1Rstd', m),
+    norm1Out: buffer('forward.norm1Out', m * d),
+    qkv: buffer('forward.qkv', m * 3 * d),
+    attnProbs: buffer('forward.attnProbs', batch * config.numHeads * t * t),
+    attnOut: buffer('forward.attnOut', m * d),
+    afterAttn: buffer('forward.afterAttn', m * d),
+    norm2Mean: buffer('forward.norm2Mean', m),
+    norm2Rstd: buffer('forward.norm2Rstd', m),
+    norm2Out: buffer('forward.norm2Out', m * d),
+    fc1Out: buffer('forward.fc1Out', m * hidden),
+    geluOut: buffer('forward.geluOut', m * hidden),
     geluSlope: new Float64Array(keep ? m * hidden : 0),
   });
   // Without keep, one set of buffers serves every block: each block overwrites all of it.
@@ -184,18 +186,19 @@ export function vitForward(
     if (keep) geluForwardKeepSlope(a.fc1Out, a.geluOut, a.geluSlope, m * hidden);
     else geluForward(a.fc1Out, a.geluOut, m * hidden);
     linearForward(a.geluOut, p(pre + 'mlp.fc2.weight'), p(pre + 'mlp.fc2.bias'), branch, m, hidden, d);
-    const next = new Float32Array(m * d);
+    // Without keep the block input is dead once afterAttn exists, so the next input overwrites it.
+    const next = keep ? new Float32Array(m * d) : x;
     for (let j = 0; j < m * d; j++) next[j] = a.afterAttn[j] + branch[j];
     if (keep) blocks.push(a);
     x = next;
   }
 
   // logits = head(norm(x)[:, 0]): only the class tokens are normalised (see ViTActivations).
-  const clsRows = new Float32Array(batch * d);
+  const clsRows = scratchBuffer('forward.clsRows', batch * d);
   for (let b = 0; b < batch; b++) clsRows.set(x.subarray(b * t * d, b * t * d + d), b * d);
-  const normMean = new Float32Array(batch);
-  const normRstd = new Float32Array(batch);
-  const clsNormed = new Float32Array(batch * d);
+  const normMean = buffer('forward.normMean', batch);
+  const normRstd = buffer('forward.normRstd', batch);
+  const clsNormed = buffer('forward.clsNormed', batch * d);
   layerNormForward(clsRows, p('norm.weight'), p('norm.bias'), clsNormed, normMean, normRstd, batch, d, LAYER_NORM_EPS);
   const logits = new Float32Array(batch * config.numClasses);
   linearForward(clsNormed, p('head.weight'), p('head.bias'), logits, batch, d, config.numClasses);
@@ -236,22 +239,22 @@ export function vitBackward(
   const attnShape: AttentionShape = { batch, tokens: t, heads: config.numHeads, headDim: headDim(config) };
 
   // head and final norm, on the class tokens only.
-  const dClsNormed = new Float32Array(batch * d);
+  const dClsNormed = scratchBuffer('backward.dClsNormed', batch * d);
   linearBackward(activations.clsNormed, p('head.weight'), dLogits, dClsNormed, g('head.weight'), g('head.bias'), batch, d, config.numClasses);
-  const clsRows = new Float32Array(batch * d);
+  const clsRows = scratchBuffer('backward.clsRows', batch * d);
   for (let b = 0; b < batch; b++) clsRows.set(activations.output.subarray(b * t * d, b * t * d + d), b * d);
-  const dClsRows = new Float32Array(batch * d);
+  const dClsRows = scratchBuffer('backward.dClsRows', batch * d);
   layerNormBackward(clsRows, p('norm.weight'), activations.normMean, activations.normRstd, dClsNormed, dClsRows, g('norm.weight'), g('norm.bias'), batch, d);
 
   // dx: gradient of the residual stream, updated in place block by block.
-  const dx = new Float32Array(m * d);
+  const dx = scratchBuffer('backward.dx', m * d).fill(0);
   for (let b = 0; b < batch; b++) dx.set(dClsRows.subarray(b * d, b * d + d), b * t * d);
-  const dNorm = new Float32Array(m * d);
-  const dResidual = new Float32Array(m * d);
-  const dHidden = new Float32Array(m * hidden);
-  const dFc1Out = new Float32Array(m * hidden);
-  const dAttnOut = new Float32Array(m * d);
-  const dQkv = new Float32Array(m * 3 * d);
+  const dNorm = scratchBuffer('backward.dNorm', m * d);
+  const dResidual = scratchBuffer('backward.dResidual', m * d);
+  const dHidden = scratchBuffer('backward.dHidden', m * hidden);
+  const dFc1Out = scratchBuffer('backward.dFc1Out', m * hidden);
+  const dAttnOut = scratchBuffer('backward.dAttnOut', m * d);
+  const dQkv = scratchBuffer('backward.dQkv', m * 3 * d);
   for (let i = config.depth - 1; i >= 0; i--) {
     const pre = `blocks.${i}.`;
     const a = activations.blocks[i];
@@ -272,7 +275,7 @@ export function vitBackward(
   // x0 = cat(cls_token, patch tokens) + pos_embed
   const dCls = g('cls_token');
   const dPos = g('pos_embed');
-  const dEmbedded = new Float32Array(batch * np * d);
+  const dEmbedded = scratchBuffer('backward.dEmbedded', batch * np * d);
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < t; i++) {
       const src = (b * t + i) * d;
@@ -310,6 +313,23 @@ export function normaliseImages(config: ViTConfig, pixels: Float32Array, batch: 
     }
   }
   return out;
+}
+
+/**
+ * Buffers no caller ever sees — the backward's gradients in flight, a forward's intermediates that
+ * are not kept — reused from call to call while their sizes stay the same: fresh ones cost a zero
+ * fill and the garbage collection of megabytes per step. Every user writes each element before
+ * reading it (the backward's dx is zeroed explicitly). Module state is per thread, as workers are.
+ */
+const scratch = new Map<string, Float32Array>();
+
+function scratchBuffer(name: string, length: number): Float32Array {
+  let data = scratch.get(name);
+  if (data?.length !== length) {
+    data = new Float32Array(length);
+    scratch.set(name, data);
+  }
+  return data;
 }
 
 function checkConfig(config: ViTConfig): void {

@@ -83,9 +83,13 @@ export interface Simulation {
 /** Simulates one inference of `trace` on `arch`. Pure; identical GEMMs are simulated once per call. */
 export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
   const memo = new Map<string, NativeGemmResult>();
-  const busy = trace.ops.map((op, i) => (op.kind === 'gemm' ? gemmOp(arch, op, i, trace.ops[i + 1], memo) : vectorOp(arch, op, i)));
-  const hidden = hiddenCycles(arch, trace.ops, busy);
-  const ops: OpResult[] = busy.map(({ arrayCycles, ...b }, i) => ({ ...b, cycles: arrayCycles + sideCycles(b) - hidden[i], hiddenCycles: hidden[i] }));
+  const arrayCycles = new Float64Array(trace.ops.length);
+  const ops = trace.ops.map((op, i) => (op.kind === 'gemm' ? gemmOp(arch, op, i, trace.ops[i + 1], memo, arrayCycles) : vectorOp(arch, op, i)));
+  const hidden = hiddenCycles(arch, trace.ops, ops, arrayCycles);
+  ops.forEach((o, i) => {
+    o.hiddenCycles = hidden[i];
+    o.cycles = arrayCycles[i] + sideCycles(o) - hidden[i];
+  });
   const cycles = ops.reduce((s, o) => s + o.cycles, 0);
   const macs = ops.reduce((s, o) => s + o.macs, 0);
   const latencySeconds = cycles / arch.clockHz;
@@ -111,10 +115,11 @@ export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
   };
 }
 
-/** An op before overlap is decided: its array cycles and its side units' busy cycles. */
-type Busy = Omit<OpResult, 'cycles' | 'hiddenCycles'> & { arrayCycles: number };
-
-function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, NativeGemmResult>): Busy {
+/**
+ * A GEMM op's result before overlap is decided (cycles and hiddenCycles 0); its array cycles go to
+ * `arrayCycles[index]`.
+ */
+function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, NativeGemmResult>, arrayCycles: Float64Array): OpResult {
   const where = `ops[${index}] (${op.name})`;
   const mode = precisionMode(arch.pe, op.actBits, op.weightBits);
   const k = reductionSteps(mode, op.k);
@@ -174,18 +179,19 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
     }
   }
 
-  const arrayCycles = g.totalCycles * c;
+  arrayCycles[index] = g.totalCycles * c;
   const dramCycles = ((g.dram.readBytes + g.dram.writeBytes) * c) / dramBytesPerCycle(arch);
   const computeCycles = g.computeCycles * c;
   return {
     index,
     name: op.name,
     kind: op.kind,
-    arrayCycles,
+    cycles: 0,
     computeCycles,
     stallCycles: g.stallCycles * c,
     unitCycles,
-    utilisation: macs / (arch.array.rows * arch.array.cols * mode.macsPerCycle * arrayCycles),
+    hiddenCycles: 0,
+    utilisation: macs / (arch.array.rows * arch.array.cols * mode.macsPerCycle * arrayCycles[index]),
     bound: dramCycles > computeCycles ? 'memory' : 'compute',
     dramCycles,
     macs,
@@ -198,7 +204,7 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
  * buffer (ifmap SRAM). It adds no DRAM traffic: the GEMM model already moves every GEMM's operands
  * and results across the DRAM interface.
  */
-function vectorOp(arch: Accelerator, op: VectorOp, index: number): Busy {
+function vectorOp(arch: Accelerator, op: VectorOp, index: number): OpResult {
   const elements = op.rows * op.cols * op.count;
   const vectors = op.rows * op.count;
   const work: VectorWork = op.kind;
@@ -212,10 +218,11 @@ function vectorOp(arch: Accelerator, op: VectorOp, index: number): Busy {
     index,
     name: op.name,
     kind: op.kind,
-    arrayCycles: 0,
+    cycles: 0,
     computeCycles: 0,
     stallCycles: 0,
     unitCycles: { vector: v.cycles, threshold: 0, noise: 0 },
+    hiddenCycles: 0,
     utilisation: elements / (arch.vector.lanes * Math.ceil(elements / arch.vector.lanes)),
     bound: 'compute',
     dramCycles: 0,
@@ -230,7 +237,7 @@ function vectorOp(arch: Accelerator, op: VectorOp, index: number): Busy {
  * requantiser — fills that GEMM's array cycles first come, first hidden; vector ops after the last
  * GEMM have nothing to hide under.
  */
-function hiddenCycles(arch: Accelerator, ops: readonly Op[], busy: readonly Busy[]): number[] {
+function hiddenCycles(arch: Accelerator, ops: readonly Op[], busy: readonly OpResult[], arrayCycles: Float64Array): number[] {
   const hidden = new Array<number>(ops.length).fill(0);
   if (arch.overlap === 'serial') return hidden;
   let pending: number[] = [];
@@ -239,7 +246,7 @@ function hiddenCycles(arch: Accelerator, ops: readonly Op[], busy: readonly Busy
       pending.push(i);
       return;
     }
-    let capacity = busy[i].arrayCycles;
+    let capacity = arrayCycles[i];
     for (const j of [...pending, i]) {
       hidden[j] = Math.min(sideCycles(busy[j]), capacity);
       capacity -= hidden[j];

@@ -8,7 +8,7 @@
  * kernels of I-BERT (Kim et al., ICML 2021): polynomial exp and erf, integer square root.
  */
 import type { VectorUnit, VectorWork } from './arch.js';
-import type { Actions, LaneOp } from './actions.js';
+import { LANE_OPS, type Actions, type LaneOp } from './actions.js';
 
 /** Lane operations per element by kind of work (why each count is what it is, in the comments). */
 const PER_ELEMENT: Readonly<Record<VectorWork, Partial<Record<LaneOp, number>>>> = {
@@ -44,8 +44,15 @@ export interface UnitWork {
 /** Cycles and lane operations of `work` on `elements` values forming `vectors` vectors. */
 export function vectorWork(unit: VectorUnit, work: VectorWork, elements: number, vectors: number): UnitWork {
   const cycles = Math.ceil(Math.ceil(elements / unit.lanes) * unit.cyclesPerElement[work]);
-  const counts = new Map<LaneOp, number>();
-  for (const [op, n] of Object.entries(PER_ELEMENT[work]) as [LaneOp, number][]) counts.set(op, n * elements);
-  for (const [op, n] of Object.entries(PER_VECTOR[work] ?? {}) as [LaneOp, number][]) counts.set(op, (counts.get(op) ?? 0) + n * vectors);
-  return { cycles, actions: { vector: [...counts].map(([kind, count]) => ({ kind, bits: unit.bits, count })) } };
+  const vector = LANE_OPS_OF[work].map(([kind, perElement, perVector]) => ({ kind, bits: unit.bits, count: perElement * elements + perVector * vectors }));
+  return { cycles, actions: { vector } };
 }
+
+/** PER_ELEMENT and PER_VECTOR joined once: (lane op, per element, per vector) for each kind of work. */
+const LANE_OPS_OF: Readonly<Record<VectorWork, readonly [LaneOp, number, number][]>> = Object.fromEntries(
+  (Object.keys(PER_ELEMENT) as VectorWork[]).map((work) => {
+    const perVector = PER_VECTOR[work] ?? {};
+    const ops = LANE_OPS.filter((op) => (PER_ELEMENT[work][op] ?? 0) + (perVector[op] ?? 0) > 0);
+    return [work, ops.map((op): [LaneOp, number, number] => [op, PER_ELEMENT[work][op] ?? 0, perVector[op] ?? 0])];
+  }),
+) as Record<VectorWork, [LaneOp, number, number][]>;

@@ -8,8 +8,9 @@
  *   fewer reduction steps, a fixed PE more passes for wide operands (precision.ts). Operands are
  *   stored at the op's own widths; results leave at the width of the op that reads them next.
  * - **Side work** goes to its unit: the trace's vector ops and the requantiser on every GEMM output to
- *   the vector unit, threshold-quantised operands to the threshold unit, noisy ones to the noise
- *   adder, twin-uniform ones through the PTQ4ViT shifter (inline: counted, no cycles).
+ *   the vector unit (unless the next op is a GEMM whose A the threshold unit quantises instead),
+ *   threshold-quantised operands to the threshold unit, noisy ones to the noise adder, twin-uniform
+ *   ones through the PTQ4ViT shifter (inline: counted, no cycles).
  * - **Overlap** (arch option): `serial` adds all side work after the array; `overlapped` runs the
  *   side work feeding a GEMM (the vector ops since the previous GEMM, then its own quantisers and
  *   requantiser) tile by tile under that GEMM's array cycles, so only what exceeds them adds latency.
@@ -154,10 +155,14 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
   );
   actions.dram = { readBytes: g.dram.readBytes * c, writeBytes: g.dram.writeBytes * c };
 
-  // Every result passes the requantiser on its way to the next op's width.
-  const requant = vectorWork(arch.vector, 'requant', op.m * op.n * c, op.m * c);
-  actions.vector.push(...requant.actions.vector);
-  const unitCycles = { vector: requant.cycles, threshold: 0, noise: 0 };
+  // Results pass the requantiser on their way to the next op's width, unless the next op is a GEMM
+  // whose A is threshold-quantised: N2UQ's comparators replace the requantiser (counted on that op).
+  const unitCycles = { vector: 0, threshold: 0, noise: 0 };
+  if (!(next?.kind === 'gemm' && next.actQuant.kind === 'threshold')) {
+    const requant = vectorWork(arch.vector, 'requant', op.m * op.n * c, op.m * c);
+    actions.vector.push(...requant.actions.vector);
+    unitCycles.vector = requant.cycles;
+  }
   const operands = [
     { quant: op.actQuant, elements: op.m * op.k * c, channels: op.k, bits: op.actBits, what: 'A' },
     ...(op.bQuant ? [{ quant: op.bQuant, elements: op.k * op.n * c, channels: 0, bits: op.weightBits, what: 'B' }] : []),

@@ -138,6 +138,17 @@ describe('whole-trace simulation', () => {
     expect(sim.totals.actions.comparisons).toEqual([{ bits: 32, count: 197 * 1536 * 15 }]);
   });
 
+  it("a GEMM whose results feed a threshold-quantised GEMM skips the requantiser: N2UQ's comparators replace it", () => {
+    const trace = edited((op) => (op.name === 'blocks.0.attn.proj' ? ({ ...op, actBits: 4, actQuant: { kind: 'threshold', levels: 16 } } as GemmOp) : op));
+    const sim = simulateTrace(loadArch('bitfusion-16x32'), trace);
+    const [pv, proj] = [sim.ops[6], sim.ops[7]];
+    expect(pv.name).toBe('blocks.0.attn.pv');
+    expect(pv.actions.vector).toEqual([]);
+    expect(pv.unitCycles.vector).toBe(0);
+    expect(proj.actions.comparisons).toEqual([{ bits: 32, count: 197 * 384 * 15 }]);
+    expect(sim.ops[18].actions.vector.length).toBeGreaterThan(0);
+  });
+
   it('a design without the unit an op needs is refused with one line naming the op', () => {
     const tpu = loadArch('tpu-v1');
     const needs = (name: string, quant: GemmOp['actQuant']): Trace => edited((op) => (op.name === name ? ({ ...op, actQuant: quant } as GemmOp) : op));

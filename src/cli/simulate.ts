@@ -124,7 +124,8 @@ function report(arch: Accelerator, trace: Trace, sim: Simulation, cost: Simulati
     `cycles       ${int(t.cycles)} = sum of the ops (array compute ${int(t.computeCycles)}, memory stalls ${int(t.stallCycles)}, side units ${int(t.cycles - t.computeCycles - t.stallCycles)} exposed, ${int(t.hiddenCycles)} hidden)`,
     `latency      ${formatSI(t.latencySeconds, 's')} at ${formatSI(sim.clockHz, 'Hz')}`,
     `throughput   ${Number(t.inferencesPerSecond.toPrecision(4))} inferences/s (${trace.batch} per batch)`,
-    `effective    ${formatSI(t.effectiveOpsPerSecond, 'OPS')} of ${formatSI(t.peakOpsPerSecond, 'OPS')} peak at native widths (${formatSI(t.macs, 'MAC')} per batch)`,
+    `effective    ${formatSI(t.effectiveOpsPerSecond, 'OPS')} (${formatSI(t.macs, 'MAC')} per batch); peak ${formatSI(t.peakOpsPerSecond, 'OPS')} at the PEs' ${arch.pe.actBits}x${arch.pe.weightBits}-bit widths` +
+      (arch.pe.kind === 'bitfusion' ? ', more at narrower operands' : ''),
     `energy       ${perInference(e.totalJ)} per inference at ${e.scaling.nm} nm, ${e.scaling.volts} V (${formatEnergy(e.totalJ)} per batch of ${sim.batch}; per component below)`,
     `power        ${formatSI(cost.powerW, 'W')}`,
     `efficiency   ${Number((cost.opsPerJoule / 1e12).toPrecision(4))} TOPS/W`,

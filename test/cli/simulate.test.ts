@@ -48,7 +48,7 @@ describe('vitsim simulate', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^deit-t, batch 1, on tpu-v1 \(256x256 ws, fixed PE, 700 MHz, overlap serial\)\n/);
     expect(run.stdout).toMatch(/\n +3 +blocks\.0\.attn\.qkv +gemm +[\d,]+ +[\d,]+ +0 +[\d.]+% +memory /);
-    for (const line of [/^cycles +[\d,]+ = sum of the ops/m, /^latency +[\d.]+ [mµ]s at 700 MHz/m, /^throughput +[\d.]+ inferences\/s/m, /^effective .* TOPS of 91\.75 TOPS peak/m,
+    for (const line of [/^cycles +[\d,]+ = sum of the ops/m, /^latency +[\d.]+ [mµ]s at 700 MHz/m, /^throughput +[\d.]+ inferences\/s/m, /^effective .* TOPS .*; peak 91\.75 TOPS at the PEs. 8x8-bit widths$/m,
       /^energy +[\d.]+ [mµ]J per inference at 28 nm/m, /^power +[\d.]+ W/m, /^efficiency +[\d.]+ TOPS\/W/m, /zero gating: off/m, /^ +sram ifmap .* mm²/m, /^ +total [\d.]+ mm² at 28 nm/m]) {
       expect(run.stdout).toMatch(line);
     }

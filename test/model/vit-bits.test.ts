@@ -78,12 +78,12 @@ describe('ViT bits', () => {
 });
 
 describe('GELU with a kept slope', () => {
-  it('gives geluForward’s values and geluBackward’s gradients bit for bit, table edges, infinities and signed zeros included', () => {
+  it('gives geluForward’s values and geluBackward’s gradients bit for bit, table edges, infinities, NaN and signed zeros included', () => {
     const rng = createRng(17);
     // 6·√2 is where the erf table ends; its float32 neighbours fall on either side.
     const edge = Math.fround(6 * Math.SQRT2);
     const special = [0, -0, edge, -edge, Math.fround(edge * (1 + 2 ** -23)), -Math.fround(edge * (1 + 2 ** -23)),
-      Math.fround(edge * (1 - 2 ** -23)), -Math.fround(edge * (1 - 2 ** -23)), Infinity, -Infinity, 1e-40, -1e-40, 3e38, -3e38];
+      Math.fround(edge * (1 - 2 ** -23)), -Math.fround(edge * (1 - 2 ** -23)), Infinity, -Infinity, NaN, 1e-40, -1e-40, 3e38, -3e38];
     const n = 200_000;
     const x = Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[i] : rng.normal() * (i % 3 === 0 ? 4 : 1)));
     // dy includes signed zeros and negatives, where a slope of 0 would turn +0 into −0.

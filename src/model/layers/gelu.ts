@@ -60,6 +60,7 @@ export function geluBackward<A extends FloatArray>(x: A, dy: A, dx: A, n: number
  * stored 0 would give dy·0 = −0 for negative dy where geluBackward writes +0.
  */
 export function geluForwardKeepSlope<A extends FloatArray>(x: A, y: A, slope: Float64Array, n: number): void {
+  const table = TAYLOR;
   for (let i = 0; i < n; i++) {
     const v = x[i];
     const z = v * Math.SQRT1_2;
@@ -70,20 +71,21 @@ export function geluForwardKeepSlope<A extends FloatArray>(x: A, y: A, slope: Fl
       slope[i] = v > 0 ? 1 : ZERO_SLOPE;
       continue;
     }
-    const interval = Math.floor(a * STEPS_PER_UNIT);
+    // Math.floor for 0 ≤ a < 6 (a NaN gives interval 0 but t NaN, so NaN out as before), ~10% faster.
+    const interval = (a * STEPS_PER_UNIT) | 0;
     const t = a - (interval + 0.5) / STEPS_PER_UNIT;
     const base = interval * (DEGREE + 1);
     // geluBackward's unrolled Horner pass; its p is erfFast's value to the bit (same operations).
-    let p = TAYLOR[base + 8];
+    let p = table[base + 8];
     let dp = p;
-    p = p * t + TAYLOR[base + 7];
-    dp = dp * t + p; p = p * t + TAYLOR[base + 6];
-    dp = dp * t + p; p = p * t + TAYLOR[base + 5];
-    dp = dp * t + p; p = p * t + TAYLOR[base + 4];
-    dp = dp * t + p; p = p * t + TAYLOR[base + 3];
-    dp = dp * t + p; p = p * t + TAYLOR[base + 2];
-    dp = dp * t + p; p = p * t + TAYLOR[base + 1];
-    dp = dp * t + p; p = p * t + TAYLOR[base];
+    p = p * t + table[base + 7];
+    dp = dp * t + p; p = p * t + table[base + 6];
+    dp = dp * t + p; p = p * t + table[base + 5];
+    dp = dp * t + p; p = p * t + table[base + 4];
+    dp = dp * t + p; p = p * t + table[base + 3];
+    dp = dp * t + p; p = p * t + table[base + 2];
+    dp = dp * t + p; p = p * t + table[base + 1];
+    dp = dp * t + p; p = p * t + table[base];
     const cdf = 0.5 * (1 + (z < 0 ? -p : p));
     const pdf = 0.5 * Math.SQRT1_2 * dp;
     y[i] = v * cdf;

@@ -98,7 +98,10 @@ function loadTrace(args: SimulateArgs): Trace {
 function report(arch: Accelerator, trace: Trace, sim: Simulation, cost: SimulationCost): string[] {
   const t = sim.totals;
   const int = (x: number): string => Math.round(x).toLocaleString('en-US');
-  const header = ['#', 'op', 'kind', 'cycles', 'stall', 'hidden', 'util', 'bound', 'MACs', 'DRAM B', 'lane ops', 'compares', 'noise adds', 'energy'];
+  // Measured sparsity is what zero gating prices: show it per op whenever the trace carries it.
+  const zeros = (o: OpResult): number | undefined => o.actions.macs.find((m) => m.zeroOperandFraction !== undefined)?.zeroOperandFraction;
+  const measured = sim.ops.some((o) => zeros(o) !== undefined);
+  const header = ['#', 'op', 'kind', 'cycles', 'stall', 'hidden', 'util', 'bound', 'MACs', ...(measured ? ['zero-op MACs'] : []), 'DRAM B', 'lane ops', 'compares', 'noise adds', 'energy'];
   const rows = sim.ops.map((o, i) => [
     String(o.index),
     o.name,
@@ -109,6 +112,7 @@ function report(arch: Accelerator, trace: Trace, sim: Simulation, cost: Simulati
     `${(100 * o.utilisation).toFixed(1)}%`,
     o.bound,
     formatSI(o.macs, ''),
+    ...(measured ? [zeros(o) === undefined ? '-' : `${(100 * (zeros(o) ?? 0)).toFixed(1)}%`] : []),
     formatSI(o.actions.dram.readBytes + o.actions.dram.writeBytes, ''),
     formatSI(sumOf(o.actions.vector, (v) => v.count), ''),
     formatSI(sumOf(o.actions.comparisons, (c) => c.count), ''),
@@ -202,6 +206,7 @@ function sumOf<T>(xs: readonly T[], f: (x: T) => number): number {
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const render = (r: string[]): string => r.map((cell, i) => (i === 1 || i === 2 || i === 7 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  const left = new Set(['op', 'kind', 'bound']);
+  const render = (r: string[]): string => r.map((cell, i) => (left.has(header[i]) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
   return [render(header), ...rows.map(render)];
 }

@@ -92,6 +92,18 @@ describe('vitsim simulate', () => {
     expect(run.stderr).toBe(`vitsim simulate: --wbits applies to models, but ${file} is a trace (its widths and batch are fixed)\n`);
   });
 
+  it('shows measured operand sparsity per op and what zero gating saved, when the trace carries statistics', () => {
+    const trace = JSON.parse(formatTrace(deitT)) as { ops: Record<string, unknown>[] };
+    for (const op of trace.ops) if (op.kind === 'gemm') op.stats = { a: { zeroFraction: 0.4, meanAbs: 5 } };
+    const file = join(dir, 'sparse.json');
+    writeFileSync(file, JSON.stringify(trace));
+    const run = vitsim('simulate', '--arch', 'bitfusion-16x32', '--workload', file);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/ zero-op MACs /);
+    expect(run.stdout).toMatch(/\n +3 +blocks\.0\.attn\.qkv +gemm .* 40\.0% /);
+    expect(run.stdout).toMatch(/zero gating: 40% of 1\.254e\+9 MACs had a zero operand and were gated, saving [\d.]+ µJ in the PE array/);
+  });
+
   it('refuses a DDR4 design, an unknown node and a supply outside 0.6–1.1 V with one line, exit 2', () => {
     const file = join(dir, 'ddr4.json');
     const design = JSON.parse(readFileSync(join(ROOT, 'arch/mid-32x32.json'), 'utf8')) as Record<string, unknown>;

@@ -1,7 +1,8 @@
-/** Every command of the CLI, in the order `vitsim --help` lists them. */
-import type { CommandModule } from 'yargs';
+/** Every command of the CLI, in the order `vitsim --help` lists them: the main job first, then the pipeline's order. */
+import type { Argv } from 'yargs';
 import { archCommand } from './arch.js';
 import { costCommand } from './cost.js';
+import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { gemmCommand } from './gemm.js';
 import { scalesimCommand } from './scalesim.js';
@@ -9,14 +10,15 @@ import { simulateCommand } from './simulate.js';
 import { trainCommand } from './train.js';
 import { traceCommand } from './trace.js';
 
-// Each module declares its own argument types; the list only needs them as commands.
-export const commands: CommandModule<object, never>[] = [
-  archCommand as unknown as CommandModule<object, never>,
-  costCommand as unknown as CommandModule<object, never>,
-  evalCommand as unknown as CommandModule<object, never>,
-  gemmCommand as unknown as CommandModule<object, never>,
-  scalesimCommand as unknown as CommandModule<object, never>,
-  simulateCommand as unknown as CommandModule<object, never>,
-  trainCommand as unknown as CommandModule<object, never>,
-  traceCommand as unknown as CommandModule<object, never>,
-];
+export function withCommands(parser: Argv): Argv {
+  return parser
+    .command(demoCommand)
+    .command(trainCommand)
+    .command(evalCommand)
+    .command(traceCommand)
+    .command(archCommand)
+    .command(gemmCommand)
+    .command(scalesimCommand)
+    .command(simulateCommand)
+    .command(costCommand);
+}

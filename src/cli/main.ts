@@ -5,10 +5,10 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UserError } from '../config/errors.js';
-import { commands } from './commands.js';
+import { withCommands } from './commands.js';
 
 export async function main(argv: string[]): Promise<void> {
-  const parser = yargs(argv)
+  const parser = withCommands(yargs(argv))
     .scriptName('vitsim')
     .usage('$0 <command> [options]\n\nSimulator and design-space explorer for accelerators that run quantized Vision Transformers.')
     .strict()
@@ -19,7 +19,6 @@ export async function main(argv: string[]): Promise<void> {
       if (error) throw error;
       throw new UserError(`vitsim: ${message}`);
     });
-  for (const command of commands) parser.command(command);
   await parser.parseAsync();
 }
 

@@ -51,6 +51,7 @@ export const archCommand: CommandModule<object, ArchArgs> = {
         `  noise      ${noise.lanes === 0 ? 'none (0 lanes)' : `${noise.lanes} lanes`}${d('noise.lanes')}, ${noise.bits}-bit adders${d('noise.bits')}, table of ${noise.tableEntries}${d('noise.tableEntries')} x ${noise.entryBits}-bit${d('noise.entryBits')}`,
         `  twin       ${arch.twinUniform ? 'twin-uniform shifters' : 'no twin-uniform support'}${d('twinUniform')}`,
         `  overlap    ${arch.overlap}${d('overlap')}`,
+        `  memory     activations ${arch.activations === 'on-chip' ? 'kept in the ifmap SRAM when they fit' : 'cross DRAM for every GEMM'}${d('activations')}`,
         `  gating     zero gating ${arch.zeroGating ? 'on' : 'off'}${d('zeroGating')}`,
         `  peak       ${formatSI(peakOpsPerSecond(arch), 'OPS')}`,
       ].join('\n') + '\n',

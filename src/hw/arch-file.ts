@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { UserError } from '../config/errors.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
 import { parseQuantity } from '../config/units.js';
-import type { Accelerator, Dataflow, DramType, Overlap, PeKind, VectorWork } from './arch.js';
+import type { Accelerator, Activations, Dataflow, DramType, Overlap, PeKind, VectorWork } from './arch.js';
 
 /** The shipped presets and the schema live in the package's arch/ folder. */
 export const ARCH_DIR = fileURLToPath(new URL('../../arch/', import.meta.url));
@@ -31,6 +31,7 @@ export interface ArchFile {
   noise?: { lanes?: number; bits?: number; tableEntries?: number; entryBits?: number };
   twinUniform?: boolean;
   overlap?: Overlap;
+  activations?: Activations;
   voltage?: string;
   zeroGating?: boolean;
 }
@@ -60,6 +61,7 @@ export const ARCH_DEFAULTS = {
   noiseEntryBits: 8,
   twinUniform: false,
   overlap: 'serial' as Overlap,
+  activations: 'dram' as Activations,
   zeroGating: false,
 };
 
@@ -128,6 +130,7 @@ export function parseArch(data: unknown, file: string): Accelerator {
     },
     twinUniform: pick(raw.twinUniform, ARCH_DEFAULTS.twinUniform, 'twinUniform'),
     overlap: pick(raw.overlap, ARCH_DEFAULTS.overlap, 'overlap'),
+    activations: pick(raw.activations, ARCH_DEFAULTS.activations, 'activations'),
     volts: pick(raw.voltage === undefined ? undefined : parseQuantity(raw.voltage, 'volts', file, 'voltage'), undefined, 'voltage'),
     zeroGating: pick(raw.zeroGating, ARCH_DEFAULTS.zeroGating, 'zeroGating'),
     defaulted,

@@ -108,6 +108,9 @@ export interface NoiseAdder {
 export type Overlap = 'serial' | 'overlapped';
 export const OVERLAPS: readonly Overlap[] = ['serial', 'overlapped'];
 
+/** Where activations live between ops: crossing DRAM for every GEMM, or kept in the ifmap SRAM when they fit. */
+export type Activations = 'dram' | 'on-chip';
+
 /**
  * The whole design: the array (Arch, what the GEMM cycle model needs) and everything around it.
  * Every field is filled: the arch file's, or the documented default, listed in `defaulted`.
@@ -120,6 +123,7 @@ export interface Accelerator extends Arch {
   /** PTQ4ViT support: a flag bit and a shifter on the array's operand inputs. */
   twinUniform: boolean;
   overlap: Overlap;
+  activations: Activations;
   /** Supply voltage; undefined means the node's nominal supply. */
   volts: number | undefined;
   /** Operand isolation: a MAC with a zero operand does not switch its multiplier and adder. */

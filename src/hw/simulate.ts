@@ -6,7 +6,9 @@
  * - **GEMMs** run on the array through the native cycle model (native.ts), one GEMM of the op's shape
  *   after another (`count` per-head products run back to back). A precision-scalable PE streams
  *   fewer reduction steps, a fixed PE more passes for wide operands (precision.ts). Operands are
- *   stored at the op's own widths; results leave at the width of the op that reads them next.
+ *   stored at the op's own widths; results leave at the width of the op that reads them next. With
+ *   `activations: "on-chip"` a GEMM whose input and results fit the ifmap SRAM keeps them there
+ *   (on-chip.ts): only weights, an attention product's B and spilled partial sums cross DRAM.
  * - **Side work** goes to its unit: the trace's vector ops and the requantiser on every GEMM output to
  *   the vector unit (unless the next op is a GEMM whose A the threshold unit quantises instead),
  *   threshold-quantised operands to the threshold unit, noisy ones to the noise adder, twin-uniform
@@ -20,7 +22,9 @@
 import { UserError } from '../config/errors.js';
 import { dramBytesPerCycle, peakOpsPerSecond, type Accelerator, type VectorWork } from './arch.js';
 import { noActions, sumActions, type Actions, type MacActions } from './actions.js';
+import type { Gemm } from './gemm.js';
 import { simulateGemm, type NativeGemmResult } from './native.js';
+import { onChipActivationTiming } from './on-chip.js';
 import { noiseWork } from './noise-adder.js';
 import { precisionMode, reductionSteps } from './precision.js';
 import { thresholdWork } from './threshold-unit.js';
@@ -53,6 +57,8 @@ export interface OpResult {
   bound: Bound;
   /** DRAM bytes / bytes per cycle: the cycles the interface needs for this op's traffic. */
   dramCycles: number;
+  /** Whether the op's activations stayed in the ifmap SRAM (arch `activations`; vector ops always work on chip). */
+  onChipActivations: boolean;
   macs: number;
   actions: Actions;
 }
@@ -83,7 +89,7 @@ export interface Simulation {
 
 /** Simulates one inference of `trace` on `arch`. Pure; identical GEMMs are simulated once per call. */
 export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
-  const memo = new Map<string, NativeGemmResult>();
+  const memo = new Map<string, GemmOnArray>();
   const arrayCycles = new Float64Array(trace.ops.length);
   const ops = trace.ops.map((op, i) => (op.kind === 'gemm' ? gemmOp(arch, op, i, trace.ops[i + 1], memo, arrayCycles) : vectorOp(arch, op, i)));
   const hidden = hiddenCycles(arch, trace.ops, ops, arrayCycles);
@@ -120,7 +126,7 @@ export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
  * A GEMM op's result before overlap is decided (cycles and hiddenCycles 0); its array cycles go to
  * `arrayCycles[index]`.
  */
-function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, NativeGemmResult>, arrayCycles: Float64Array): OpResult {
+function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, GemmOnArray>, arrayCycles: Float64Array): OpResult {
   const where = `ops[${index}] (${op.name})`;
   const mode = precisionMode(arch.pe, op.actBits, op.weightBits);
   const k = reductionSteps(mode, op.k);
@@ -128,31 +134,28 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
   const stepActBits = (op.actBits * mode.fused) / mode.passes;
   const stepWeightBits = (op.weightBits * mode.fused) / mode.passes;
   const outputBits = next === undefined ? op.actBits : next.kind === 'gemm' ? next.actBits : next.inBits;
-  const key = `${op.m},${k},${op.n},${stepActBits},${stepWeightBits},${outputBits}`;
+  const c = op.count;
+  const onChip = arch.activations === 'on-chip' && fitsOnChip(arch, op, outputBits);
+  const key = `${op.m},${k},${op.n},${stepActBits},${stepWeightBits},${outputBits},${onChip}`;
   let g = memo.get(key);
   if (g === undefined) {
-    const stored = { ...arch, pe: { ...arch.pe, actBits: stepActBits, weightBits: stepWeightBits } };
-    try {
-      g = simulateGemm(stored, { m: op.m, k, n: op.n }, { outputBits });
-    } catch (err) {
-      if (err instanceof UserError) throw new UserError(`${arch.name}: ${where}: ${err.message}`);
-      throw err;
-    }
+    g = gemmOnArray(arch, { m: op.m, k, n: op.n }, stepActBits, stepWeightBits, outputBits, onChip, where);
     memo.set(key, g);
   }
-
-  const c = op.count;
   const macs = op.m * op.k * op.n * c;
   const actions = noActions();
   const mac: MacActions = { actBits: op.actBits, weightBits: op.weightBits, accBits: op.accBits, count: macs };
   const zero = zeroOperandFraction(op.stats?.a, op.stats?.b);
   if (zero !== undefined) mac.zeroOperandFraction = zero;
   actions.macs.push(mac);
+  const { sram } = g.native;
   actions.sram.push(
-    { buffer: 'ifmap', wordBits: stepActBits, reads: g.sram.ifmap.reads * c, writes: g.sram.ifmap.writes * c },
-    { buffer: 'filter', wordBits: stepWeightBits, reads: g.sram.filter.reads * c, writes: g.sram.filter.writes * c },
-    { buffer: 'ofmap', wordBits: arch.pe.accBits, reads: g.sram.ofmap.reads * c, writes: g.sram.ofmap.writes * c },
+    // On chip, A was written into the ifmap SRAM by its producer (counted there), not filled from DRAM.
+    { buffer: 'ifmap', wordBits: stepActBits, reads: sram.ifmap.reads * c, writes: onChip ? 0 : sram.ifmap.writes * c },
+    { buffer: 'filter', wordBits: stepWeightBits, reads: sram.filter.reads * c, writes: sram.filter.writes * c },
+    { buffer: 'ofmap', wordBits: arch.pe.accBits, reads: sram.ofmap.reads * c, writes: sram.ofmap.writes * c },
   );
+  if (onChip) actions.sram.push({ buffer: 'ifmap', wordBits: outputBits, reads: 0, writes: op.m * op.n * c });
   actions.dram = { readBytes: g.dram.readBytes * c, writeBytes: g.dram.writeBytes * c };
 
   // Results pass the requantiser on their way to the next op's width, unless the next op is a GEMM
@@ -186,7 +189,7 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
 
   arrayCycles[index] = g.totalCycles * c;
   const dramCycles = ((g.dram.readBytes + g.dram.writeBytes) * c) / dramBytesPerCycle(arch);
-  const computeCycles = g.computeCycles * c;
+  const computeCycles = g.native.computeCycles * c;
   return {
     index,
     name: op.name,
@@ -199,15 +202,44 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
     utilisation: macs / (arch.array.rows * arch.array.cols * mode.macsPerCycle * arrayCycles[index]),
     bound: dramCycles > computeCycles ? 'memory' : 'compute',
     dramCycles,
+    onChipActivations: onChip,
     macs,
     actions,
   };
 }
 
+/** One GEMM of an op on the array: the native model's counts, and the timing and DRAM traffic that apply. */
+interface GemmOnArray {
+  native: NativeGemmResult;
+  totalCycles: number;
+  stallCycles: number;
+  dram: { readBytes: number; writeBytes: number };
+}
+
+function gemmOnArray(arch: Accelerator, gemm: Gemm, stepActBits: number, stepWeightBits: number, outputBits: number, onChip: boolean, where: string): GemmOnArray {
+  const stored = { ...arch, pe: { ...arch.pe, actBits: stepActBits, weightBits: stepWeightBits } };
+  try {
+    const native = simulateGemm(stored, gemm, { outputBits });
+    if (!onChip) return { native, totalCycles: native.totalCycles, stallCycles: native.stallCycles, dram: native.dram };
+    return { native, ...onChipActivationTiming(stored, gemm, outputBits, native.computeCycles) };
+  } catch (err) {
+    // The native model names the design; say which op it was refusing.
+    if (err instanceof UserError) throw new UserError(`${arch.name}: ${where}: ${err.message.replace(`${arch.name}: `, '')}`);
+    throw err;
+  }
+}
+
+/** Whether A and the results (all `count` GEMMs' worth) fit the ifmap SRAM together. */
+function fitsOnChip(arch: Accelerator, op: GemmOp, outputBits: number): boolean {
+  const inputBytes = Math.ceil((op.m * op.k * op.count * op.actBits) / 8);
+  const outputBytes = Math.ceil((op.m * op.n * op.count * outputBits) / 8);
+  return inputBytes + outputBytes <= arch.sram.ifmapBytes;
+}
+
 /**
  * A vector op works on chip: it reads its inputs from and writes its result to the activation
- * buffer (ifmap SRAM). It adds no DRAM traffic: the GEMM model already moves every GEMM's operands
- * and results across the DRAM interface.
+ * buffer (ifmap SRAM). It adds no DRAM traffic: with activations in DRAM, the GEMM model already moves
+ * every GEMM's operands and results across the DRAM interface; on chip, they never leave.
  */
 function vectorOp(arch: Accelerator, op: VectorOp, index: number): OpResult {
   const elements = op.rows * op.cols * op.count;
@@ -231,6 +263,7 @@ function vectorOp(arch: Accelerator, op: VectorOp, index: number): OpResult {
     utilisation: elements / (arch.vector.lanes * Math.ceil(elements / arch.vector.lanes)),
     bound: 'compute',
     dramCycles: 0,
+    onChipActivations: true,
     macs: 0,
     actions,
   };

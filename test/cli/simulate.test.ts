@@ -47,7 +47,10 @@ describe('vitsim simulate', () => {
     const run = vitsim('simulate', '--arch', 'tpu-v1', '--workload', 'deit-t', '--csv', csv);
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^deit-t, batch 1, on tpu-v1 \(256x256 ws, fixed PE, 700 MHz, overlap serial\)\n/);
-    expect(run.stdout).toMatch(/\n +3 +blocks\.0\.attn\.qkv +gemm +[\d,]+ +[\d,]+ +0 +[\d.]+% +memory /);
+    // DeiT-T on tpu-v1: qkv's 110,592 B of weights take 2,277 cycles at 48.57 B/cycle, under its 3 folds × 963 = 2,889 compute cycles;
+    // fc1's 147,456 B take 3,036 cycles, over them.
+    expect(run.stdout).toMatch(/\n +3 +blocks\.0\.attn\.qkv +gemm +[\d,]+ +[\d,]+ +0 +[\d.]+% +compute /);
+    expect(run.stdout).toMatch(/\n +10 +blocks\.0\.mlp\.fc1 +gemm +[\d,]+ +[\d,]+ +0 +[\d.]+% +memory /);
     for (const line of [/^cycles +[\d,]+ = sum of the ops/m, /^latency +[\d.]+ [mµ]s at 700 MHz/m, /^throughput +[\d.]+ inferences\/s/m, /^effective .* TOPS .*; peak 91\.75 TOPS at the PEs. 8x8-bit widths$/m,
       /^energy +[\d.]+ [mµ]J per inference at 28 nm/m, /^power +[\d.]+ W/m, /^efficiency +[\d.]+ TOPS\/W/m, /zero gating: off/m, /^ +sram ifmap .* mm²/m, /^ +total [\d.]+ mm² at 28 nm/m]) {
       expect(run.stdout).toMatch(line);
@@ -56,7 +59,7 @@ describe('vitsim simulate', () => {
     const [header, ...lines] = readFileSync(csv, 'utf8').trimEnd().split('\n').map((l) => l.split(','));
     const rows = lines.map((cells) => Object.fromEntries(header.map((h, i) => [h, cells[i]])));
     expect(rows).toHaveLength(deitT.ops.length + 1);
-    expect(rows[3]).toMatchObject({ name: 'blocks.0.attn.qkv', kind: 'gemm', bound: 'memory', mac_widths: 'a8w8' });
+    expect(rows[3]).toMatchObject({ name: 'blocks.0.attn.qkv', kind: 'gemm', bound: 'compute', mac_widths: 'a8w8', dram_read_bytes: '110592', dram_write_bytes: '0' });
     const total = rows[rows.length - 1];
     expect(total.name).toBe('total');
     expect(Number(total.cycles)).toBe(rows.slice(0, -1).reduce((s, r) => s + Number(r.cycles), 0));

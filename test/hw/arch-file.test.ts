@@ -54,13 +54,13 @@ describe('arch files', () => {
     expect(arch.vector).toEqual({ lanes: 8, bits: 32, cyclesPerElement: { layernorm: 2, softmax: 3, gelu: 1, add: 1, avgpool: 1, requant: 1 } });
     expect(arch.threshold).toEqual({ lanes: 0, maxBits: 4, comparatorBits: 32 });
     expect(arch.noise).toEqual({ lanes: 0, bits: 32, tableEntries: 4096, entryBits: 8 });
-    expect([arch.twinUniform, arch.overlap, arch.volts, arch.zeroGating]).toEqual([false, 'serial', undefined, false]);
+    expect([arch.twinUniform, arch.overlap, arch.activations, arch.volts, arch.zeroGating]).toEqual([false, 'serial', 'dram', undefined, false]);
     expect(arch.defaulted).toEqual([
       'pe.kind', 'pe.brickBits',
       'vector.cyclesPerElement.layernorm', 'vector.cyclesPerElement.softmax', 'vector.cyclesPerElement.gelu',
       'vector.cyclesPerElement.add', 'vector.cyclesPerElement.avgpool', 'vector.cyclesPerElement.requant',
       'vector.lanes', 'vector.bits', 'threshold.lanes', 'threshold.maxBits', 'threshold.comparatorBits',
-      'noise.lanes', 'noise.bits', 'noise.tableEntries', 'noise.entryBits', 'twinUniform', 'overlap', 'voltage', 'zeroGating',
+      'noise.lanes', 'noise.bits', 'noise.tableEntries', 'noise.entryBits', 'twinUniform', 'overlap', 'activations', 'voltage', 'zeroGating',
     ]);
   });
 

@@ -15,6 +15,7 @@ import { UserError } from '../config/errors.js';
 import { readJsonFile } from '../config/schema.js';
 import { formatSI, parseQuantity } from '../config/units.js';
 import { areaReport, energyReport, formatEnergy } from '../cost/format.js';
+import type { EnergyBreakdown } from '../cost/price.js';
 import { designComponents, designTechnology, priceSimulation, type SimulationCost } from '../cost/simulation.js';
 import { loadArch } from '../hw/arch-file.js';
 import type { Accelerator } from '../hw/arch.js';
@@ -134,12 +135,24 @@ function report(arch: Accelerator, trace: Trace, sim: Simulation, cost: Simulati
     `power        ${formatSI(cost.powerW, 'W')}`,
     `efficiency   ${Number((cost.opsPerJoule / 1e12).toPrecision(4))} TOPS/W`,
     '',
-    sim.batch === 1 ? 'energy by component:' : `energy of the batch of ${sim.batch} by component (divide by ${sim.batch} for one inference):`,
-    ...energyReport(e).map((l) => `  ${l}`),
+    sim.batch === 1 ? 'energy per inference by component:' : `energy per inference by component (the batch of ${sim.batch}, divided by ${sim.batch}):`,
+    ...energyReport(perImage(e, sim.batch)).map((l) => `  ${l}`),
     '',
     `area:`,
     ...areaReport(cost.area).map((l) => `  ${l}`),
   ];
+}
+
+/** The batch's breakdown shared out over its images (latency too: the time per image at this throughput). */
+function perImage(e: EnergyBreakdown, batch: number): EnergyBreakdown {
+  if (batch === 1) return e;
+  return {
+    ...e,
+    components: e.components.map((c) => ({ ...c, dynamicJ: c.dynamicJ / batch, leakageJ: c.leakageJ / batch })),
+    totalJ: e.totalJ / batch,
+    latencySeconds: e.latencySeconds / batch,
+    zeroGating: { ...e.zeroGating, macs: e.zeroGating.macs / batch, gatedMacs: e.zeroGating.gatedMacs / batch, savedJ: e.zeroGating.savedJ / batch },
+  };
 }
 
 function writeCsv(file: string, sim: Simulation, cost: SimulationCost): void {

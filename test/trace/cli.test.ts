@@ -41,7 +41,7 @@ describe('vitsim trace', () => {
     const file = join(dir, 'check.json');
     expect(vitsim('trace', '--model', 'vit-mnist', '--out', file).status).toBe(0);
     const ok = vitsim('trace', '--check', file);
-    expect([ok.status, ok.stdout]).toEqual([0, `${file}: vit-mnist, batch 1: 52 ops (26 GEMM, 26 vector), 7.884 MMAC, 132.7 k weight parameters\n`]);
+    expect([ok.status, ok.stdout]).toEqual([0, `${file}: vit-mnist, batch 1: 52 ops (26 GEMM, 26 vector), 2.427 MMAC, 134.8 k weight parameters\n`]);
     writeFileSync(file, readFileSync(file, 'utf8').replace('"accBits":32', '"accBits":0'));
     const bad = vitsim('trace', '--check', file);
     expect([bad.status, bad.stderr]).toEqual([2, `${file}: ops[0].accBits must be >= 1, got 0\n`]);

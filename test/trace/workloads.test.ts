@@ -157,10 +157,10 @@ describe('op list', () => {
     expect(ops.filter((op) => op.name.endsWith('.attn.qkv'))).toHaveLength(12);
   });
 
-  it('the tiny ViTs describe 28×28 grey images in 4×4 patches with a class token', () => {
+  it('the tiny ViTs describe 28×28 grey images in 4×4 patches of 7×7 pixels with a class token', () => {
     const ops = buildTrace(loadWorkload('vit-fashion-mnist'), { bits: bits8 }).ops;
-    expect(ops[0]).toMatchObject({ name: 'patch_embed.proj', m: 49, k: 16 });
-    expect(ops.find((op) => op.name === 'blocks.0.attn.qk')).toMatchObject({ m: 50, n: 50 });
+    expect(ops[0]).toMatchObject({ name: 'patch_embed.proj', m: 16, k: 49 });
+    expect(ops.find((op) => op.name === 'blocks.0.attn.qk')).toMatchObject({ m: 17, n: 17 });
     expect(ops.at(-1)).toMatchObject({ name: 'head', n: 10 });
   });
 

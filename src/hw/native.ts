@@ -153,26 +153,29 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   if (!(bytesPerCycle > 0)) throw new UserError(`${arch.name}: DRAM bandwidth must be greater than zero, got ${bytesPerCycle} bytes per cycle`);
   const mapping = foldMapping(gemm, { ...arch.array, dataflow });
   const outputBits = options.outputBits ?? arch.pe.actBits;
-  const plan = planMemory(arch, gemm, { dataflow, outputBits, where: arch.name });
-  const timing = memoryStallCycles(plan, mapping.computeCycles, bytesPerCycle);
-  const counts = accessCounts(plan, mapping, gemm);
+  const { table, tiling } = planTiles(arch, gemm, { dataflow, outputBits, where: arch.name });
+  const queue = queueOrder(table);
+  const queueBytes = new Float64Array(queue.length);
+  for (let q = 0; q < queue.length; q++) queueBytes[q] = queue[q] & 1 ? table.drainBytes[queue[q] >> 1] : table.fillBytes[queue[q] >> 1];
+  const timing = solveStalls(table, queue, queueBytes, mapping.computeCycles, bytesPerCycle);
+  const counts = accessCounts(table, mapping, gemm);
   const macs = gemmMacs(gemm);
   const pes = mapping.rows * mapping.cols;
-  const sum = (buffer: BufferName, kind: 'fillBytes' | 'drainBytes', final?: boolean): number =>
-    plan.tiles.filter((t) => t.buffer === buffer && (final === undefined || t.final === final)).reduce((s, t) => s + t[kind], 0);
-  const dram = {
-    ifmapReadBytes: sum('ifmap', 'fillBytes'),
-    filterReadBytes: sum('filter', 'fillBytes'),
-    psumReadBytes: sum('ofmap', 'fillBytes'),
-    psumWriteBytes: sum('ofmap', 'drainBytes', false),
-    ofmapWriteBytes: sum('ofmap', 'drainBytes', true),
-    readBytes: 0,
-    writeBytes: 0,
-  };
+  const dram = { ifmapReadBytes: 0, filterReadBytes: 0, psumReadBytes: 0, psumWriteBytes: 0, ofmapWriteBytes: 0, readBytes: 0, writeBytes: 0 };
+  const tiles = { ifmap: 0, filter: 0, ofmap: 0 };
+  for (let id = 0; id < table.count; id++) {
+    const buffer = BUFFERS[table.buffer[id]];
+    tiles[buffer]++;
+    if (buffer === 'ifmap') dram.ifmapReadBytes += table.fillBytes[id];
+    else if (buffer === 'filter') dram.filterReadBytes += table.fillBytes[id];
+    else {
+      dram.psumReadBytes += table.fillBytes[id];
+      if (table.final[id]) dram.ofmapWriteBytes += table.drainBytes[id];
+      else dram.psumWriteBytes += table.drainBytes[id];
+    }
+  }
   dram.readBytes = dram.ifmapReadBytes + dram.filterReadBytes + dram.psumReadBytes;
   dram.writeBytes = dram.psumWriteBytes + dram.ofmapWriteBytes;
-  const tiles = { ifmap: 0, filter: 0, ofmap: 0 };
-  for (const t of plan.tiles) tiles[t.buffer]++;
   return {
     gemm: { m: gemm.m, k: gemm.k, n: gemm.n },
     dataflow,
@@ -197,7 +200,7 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
       ofmap: { ...counts.ofmap, wordBits: arch.pe.accBits },
     },
     dram,
-    tiling: plan.tiling,
+    tiling,
     tiles,
     bytesPerCycle,
   };
@@ -225,6 +228,79 @@ export function planMemory(
   gemm: Gemm,
   options: { dataflow?: Dataflow; outputBits?: number; where?: string } = {},
 ): MemoryPlan & { tiling: Record<BufferName, Tiling> } {
+  const { table, tiling } = planTiles(arch, gemm, options);
+  const tiles: Tile[] = [];
+  for (let id = 0; id < table.count; id++) {
+    tiles.push({
+      buffer: BUFFERS[table.buffer[id]],
+      prev: table.prev[id],
+      fillAfter: table.fillAfter[id],
+      fillBytes: table.fillBytes[id],
+      drainBytes: table.drainBytes[id],
+      fillElements: table.fillElements[id],
+      drainElements: table.drainElements[id],
+      accesses: table.accesses[id],
+      segments: [],
+      firstAccessCycle: table.first[id],
+      lastAccessCycle: table.last[id],
+      final: table.final[id],
+    });
+  }
+  const seg = table.segments;
+  for (let i = 0; i < seg.length; i += 4) tiles[seg[i]].segments.push({ fold: seg[i + 1], stepStart: seg[i + 2], stepEnd: seg[i + 3] });
+  const transfers = Array.from(queueOrder(table), (x): Transfer => {
+    const id = x >> 1;
+    return x & 1 ? { tile: id, kind: 'drain', bytes: table.drainBytes[id] } : { tile: id, kind: 'fill', bytes: table.fillBytes[id] };
+  });
+  return { tiles, transfers, tiling };
+}
+
+/**
+ * The tiles of a plan as columns, entry `id` holding the fields of Tile `id` (buffer as its index in
+ * BUFFERS). simulateGemm plans and solves on these directly: a GEMM has thousands of tiles on the
+ * small arrays, and one object per tile and per segment was most of its time (garbage collection
+ * included). `segments` holds [tile, fold, stepStart, stepEnd] per segment, in the order added.
+ */
+interface TileTable {
+  count: number;
+  buffer: number[];
+  prev: number[];
+  fillAfter: number[];
+  fillBytes: number[];
+  drainBytes: number[];
+  fillElements: number[];
+  drainElements: number[];
+  accesses: number[];
+  first: number[];
+  last: number[];
+  final: boolean[];
+  segments: number[];
+}
+
+function emptyTable(): TileTable {
+  return {
+    count: 0,
+    buffer: [],
+    prev: [],
+    fillAfter: [],
+    fillBytes: [],
+    drainBytes: [],
+    fillElements: [],
+    drainElements: [],
+    accesses: [],
+    first: [],
+    last: [],
+    final: [],
+    segments: [],
+  };
+}
+
+/** planMemory's rules, writing the tiles into a TileTable. */
+function planTiles(
+  arch: Pick<Arch, 'array' | 'pe' | 'sram'>,
+  gemm: Gemm,
+  options: { dataflow?: Dataflow; outputBits?: number; where?: string },
+): { table: TileTable; tiling: Record<BufferName, Tiling> } {
   const where = options.where ?? 'arch';
   const dataflow = options.dataflow ?? arch.array.dataflow;
   const outputBits = options.outputBits ?? arch.pe.actBits;
@@ -277,24 +353,37 @@ export function planMemory(
     return buffer === stationary ? fold : fr;
   };
 
-  const tiles: Tile[] = [];
+  const table = emptyTable();
   const tiling = {} as Record<BufferName, Tiling>;
   const bytes = (elements: number, width: number): number => Math.ceil((elements * width) / 8);
 
-  for (const buffer of BUFFERS) {
-    const own: Tile[] = [];
-    const add = (tile: Tile): void => {
-      own.push(tile);
+  for (let b = 0; b < BUFFERS.length; b++) {
+    const buffer = BUFFERS[b];
+    const offset = table.count;
+    /** A new tile with no accesses yet; returns its id. */
+    const add = (fillElements: number, fillBytes: number, drainElements: number, drainBytes: number, final: boolean): number => {
+      table.buffer.push(b);
+      table.prev.push(-1);
+      table.fillAfter.push(-1);
+      table.fillBytes.push(fillBytes);
+      table.drainBytes.push(drainBytes);
+      table.fillElements.push(fillElements);
+      table.drainElements.push(drainElements);
+      table.accesses.push(0);
+      table.first.push(Infinity);
+      table.last.push(-Infinity);
+      table.final.push(final);
+      return table.count++;
     };
-    // Offsets are monotonic in the step (increasing, or decreasing for a stationary preload).
-    const extent = (fold: number, s: FoldStream, stepStart: number, stepEnd: number): [number, number] => {
+    // Steps [stepStart, stepEnd) of `fold` join tile `id`. Offsets are monotonic in the step
+    // (increasing, or decreasing for a stationary preload), so the ends give the extent.
+    const access = (id: number, fold: number, s: FoldStream, stepStart: number, stepEnd: number): void => {
       const base = fold * cyclesPerFold;
-      return [
-        base + Math.min(s.first(stepStart), s.first(stepEnd - 1)),
-        base + Math.max(s.last(stepStart), s.last(stepEnd - 1)),
-      ];
+      table.segments.push(id, fold, stepStart, stepEnd);
+      table.accesses[id] += buffer === 'ofmap' ? (stepEnd - stepStart) * s.elements : stepEnd - stepStart;
+      table.first[id] = Math.min(table.first[id], base + Math.min(s.first(stepStart), s.first(stepEnd - 1)));
+      table.last[id] = Math.max(table.last[id], base + Math.max(s.last(stepStart), s.last(stepEnd - 1)));
     };
-    const accessesOf = (s: FoldStream, steps: number): number => (buffer === 'ofmap' ? steps * s.elements : steps);
     const tooSmall = (what: string, need: number): UserError =>
       new UserError(`${where}: sram.${buffer} is too small for this GEMM: half of it (${half[buffer]} B) cannot hold ${what} (${need} B)`);
 
@@ -303,35 +392,17 @@ export function planMemory(
       // order the folds first use them, each slice fetched once the array has begun on the one before,
       // so the array starts on the first slice instead of waiting for the whole operand.
       tiling[buffer] = 'resident';
-      const slices = new Map<number, Tile>();
+      const slices = new Map<number, number>();
       for (let f = 0; f < folds; f++) {
         const st = streams(f)[buffer];
         const key = keyOf(buffer, f);
-        let tile = slices.get(key);
-        if (tile === undefined) {
+        let id = slices.get(key);
+        if (id === undefined) {
           const elements = st.steps * st.elements;
-          tile = {
-            buffer,
-            prev: -1,
-            fillAfter: -1,
-            fillElements: elements,
-            fillBytes: bytes(elements, bits[buffer]),
-            drainBytes: 0,
-            drainElements: 0,
-            accesses: 0,
-            segments: [],
-            firstAccessCycle: Infinity,
-            lastAccessCycle: -Infinity,
-            final: true,
-          };
-          slices.set(key, tile);
-          add(tile);
+          id = add(elements, bytes(elements, bits[buffer]), 0, 0, true);
+          slices.set(key, id);
         }
-        const [first, last] = extent(f, st, 0, st.steps);
-        tile.segments.push({ fold: f, stepStart: 0, stepEnd: st.steps });
-        tile.accesses += accessesOf(st, st.steps);
-        tile.firstAccessCycle = Math.min(tile.firstAccessCycle, first);
-        tile.lastAccessCycle = Math.max(tile.lastAccessCycle, last);
+        access(id, f, st, 0, st.steps);
       }
     } else {
       let kind: Tiling = 'per-fold';
@@ -345,29 +416,14 @@ export function planMemory(
         if (bytes(sliceElements, bits[buffer]) <= half[buffer]) {
           // The run's slice fits: one tile for the run (for WS/IS ofmap: the partial sums of a column fold).
           if (runEnd - f > 1) kind = kind === 'per-fold' ? 'per-slice' : kind;
-          const tile: Tile = {
-            buffer,
-            prev: -1,
-            fillAfter: -1,
-            fillElements: buffer === 'ofmap' ? 0 : sliceElements,
-            fillBytes: buffer === 'ofmap' ? 0 : bytes(sliceElements, bits[buffer]),
-            drainElements: buffer === 'ofmap' ? sliceElements : 0,
-            drainBytes: buffer === 'ofmap' ? bytes(sliceElements, outputBits) : 0,
-            accesses: 0,
-            segments: [],
-            firstAccessCycle: Infinity,
-            lastAccessCycle: -Infinity,
-            final: true,
-          };
+          const id =
+            buffer === 'ofmap'
+              ? add(0, 0, sliceElements, bytes(sliceElements, outputBits), true)
+              : add(sliceElements, bytes(sliceElements, bits[buffer]), 0, 0, true);
           for (let g = f; g < runEnd; g++) {
             const sg = streams(g)[buffer];
-            const [first, last] = extent(g, sg, 0, sg.steps);
-            tile.segments.push({ fold: g, stepStart: 0, stepEnd: sg.steps });
-            tile.accesses += accessesOf(sg, sg.steps);
-            tile.firstAccessCycle = Math.min(tile.firstAccessCycle, first);
-            tile.lastAccessCycle = Math.max(tile.lastAccessCycle, last);
+            access(id, g, sg, 0, sg.steps);
           }
-          add(tile);
         } else {
           if (st.stationary) throw tooSmall(`a ${st.steps}x${st.elements} stationary tile`, bytes(sliceElements, bits[buffer]));
           const stepBits = st.elements * bits[buffer];
@@ -386,24 +442,14 @@ export function planMemory(
             for (let s0 = 0; s0 < sg.steps; s0 += chunk) {
               const s1 = Math.min(sg.steps, s0 + chunk);
               const elements = (s1 - s0) * sg.elements;
-              const [first, last] = extent(g, sg, s0, s1);
               // Spilled partial sums: every K fold but the first reads them back, every one but the last writes them out.
               const readsBack = isPsum && fr > 0;
               const final = !isPsum || fr === rowFolds - 1;
-              add({
-                buffer,
-                prev: -1,
-                fillAfter: -1,
-                fillElements: buffer === 'ofmap' ? (readsBack ? elements : 0) : elements,
-                fillBytes: buffer === 'ofmap' ? (readsBack ? bytes(elements, bits.ofmap) : 0) : bytes(elements, bits[buffer]),
-                drainElements: buffer === 'ofmap' ? elements : 0,
-                drainBytes: buffer === 'ofmap' ? bytes(elements, final ? outputBits : bits.ofmap) : 0,
-                accesses: accessesOf(sg, s1 - s0),
-                segments: [{ fold: g, stepStart: s0, stepEnd: s1 }],
-                firstAccessCycle: first,
-                lastAccessCycle: last,
-                final,
-              });
+              const id =
+                buffer === 'ofmap'
+                  ? add(readsBack ? elements : 0, readsBack ? bytes(elements, bits.ofmap) : 0, elements, bytes(elements, final ? outputBits : bits.ofmap), final)
+                  : add(elements, bytes(elements, bits[buffer]), 0, 0, final);
+              access(id, g, sg, s0, s1);
             }
           }
         }
@@ -411,34 +457,61 @@ export function planMemory(
       }
       tiling[buffer] = kind;
     }
-    const offset = tiles.length;
     const resident = tiling[buffer] === 'resident';
-    own.forEach((t, i) => {
+    for (let i = 0; offset + i < table.count; i++) {
       // A resident operand's slices never leave: no half is reused, each waits only for the previous slice.
-      t.prev = !resident && i >= 2 ? offset + i - 2 : -1;
-      t.fillAfter = resident && i >= 1 ? offset + i - 1 : -1;
-      tiles.push(t);
-    });
+      table.prev[offset + i] = !resident && i >= 2 ? offset + i - 2 : -1;
+      table.fillAfter[offset + i] = resident && i >= 1 ? offset + i - 1 : -1;
+    }
   }
+  return { table, tiling };
+}
 
-  const keyed: { transfer: Transfer; key: number; drain: number; first: number }[] = [];
-  tiles.forEach((tile, id) => {
-    if (tile.fillBytes > 0) {
-      const key = fillKey(tiles, tile);
-      keyed.push({ transfer: { tile: id, kind: 'fill', bytes: tile.fillBytes }, key, drain: 1, first: tile.firstAccessCycle });
+/**
+ * The DMA queue in the order of the MemoryPlan comment: by key, drains before fills, then by first
+ * access, then by tile. That order is total (a tile has at most one fill and one drain), so any
+ * method that sorts by it gives the same queue. A transfer is encoded as 2·tile + (1 for a drain).
+ * The transfers come in six lists (fills and drains of each buffer, in tile order), each normally
+ * already in queue order because a buffer's tiles follow the folds; then merging the six heads
+ * replaces the O(n log n) sort. A list out of order (none of the shipped shapes has one, but nothing
+ * forbids it) falls back to sorting everything.
+ */
+function queueOrder(table: TileTable): Int32Array {
+  const n = table.count;
+  const fillKeys = new Float64Array(n);
+  for (let id = 0; id < n; id++) fillKeys[id] = fillKey(table, id);
+  const keyOf = (x: number): number => (x & 1 ? table.last[x >> 1] : fillKeys[x >> 1]);
+  const before = (x: number, y: number): number =>
+    keyOf(x) - keyOf(y) || (1 - (x & 1)) - (1 - (y & 1)) || table.first[x >> 1] - table.first[y >> 1] || (x >> 1) - (y >> 1);
+  const lists: number[][] = [];
+  for (let b = 0; b < BUFFERS.length; b++) {
+    const fills: number[] = [];
+    const drains: number[] = [];
+    for (let id = 0; id < n; id++) {
+      if (table.buffer[id] !== b) continue;
+      if (table.fillBytes[id] > 0) fills.push(2 * id);
+      if (table.drainBytes[id] > 0) drains.push(2 * id + 1);
     }
-    if (tile.drainBytes > 0) {
-      keyed.push({ transfer: { tile: id, kind: 'drain', bytes: tile.drainBytes }, key: tile.lastAccessCycle, drain: 0, first: tile.firstAccessCycle });
+    lists.push(fills, drains);
+  }
+  const inOrder = lists.every((list) => list.every((x, i) => i === 0 || before(list[i - 1], x) < 0));
+  if (!inOrder) return Int32Array.from(lists.flat().sort(before));
+  const heads = lists.map(() => 0);
+  const queue = new Int32Array(lists.reduce((s, list) => s + list.length, 0));
+  for (let q = 0; q < queue.length; q++) {
+    let best = -1;
+    for (let l = 0; l < lists.length; l++) {
+      if (heads[l] < lists[l].length && (best < 0 || before(lists[l][heads[l]], lists[best][heads[best]]) < 0)) best = l;
     }
-  });
-  keyed.sort((x, y) => x.key - y.key || x.drain - y.drain || x.first - y.first || x.transfer.tile - y.transfer.tile);
-  return { tiles, transfers: keyed.map((k) => k.transfer), tiling };
+    queue[q] = lists[best][heads[best]++];
+  }
+  return queue;
 }
 
 /** The stall-free cycle after which a fill may start: its half is free and the slice before it is in use. */
-function fillKey(tiles: readonly Tile[], tile: Tile): number {
-  const free = tile.prev < 0 ? -1 : tiles[tile.prev].lastAccessCycle;
-  const after = tile.fillAfter < 0 ? -1 : tiles[tile.fillAfter].firstAccessCycle;
+function fillKey(table: TileTable, id: number): number {
+  const free = table.prev[id] < 0 ? -1 : table.last[table.prev[id]];
+  const after = table.fillAfter[id] < 0 ? -1 : table.first[table.fillAfter[id]];
   return Math.max(free, after);
 }
 
@@ -448,23 +521,52 @@ export function transferCycles(bytes: number, bytesPerCycle: number): number {
   return Math.max(1, Math.ceil(bytes / bytesPerCycle - 1e-9));
 }
 
-/**
- * Runs the DMA queue against the array's stall-free schedule and returns the total cycles.
- * actual(t) = t + S(t), where S(t) is the stall accumulated at the accesses at or before stall-free
- * cycle t (the array freezes before a cycle whose tile is not usable). Before a transfer keyed at
- * cycle k is placed, every access up to k is resolved; those only wait on transfers keyed earlier.
- */
+/** Runs the DMA queue of `plan` against the array's stall-free schedule (solveStalls) and returns the total cycles. */
 export function memoryStallCycles(
   plan: MemoryPlan,
   computeCycles: number,
   bytesPerCycle: number,
 ): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number } {
-  const { tiles, transfers } = plan;
-  const fillEnd = new Float64Array(tiles.length).fill(NaN);
-  const drainEnd = new Float64Array(tiles.length).fill(NaN);
-  const needs = tiles.map((_, id) => id).sort((x, y) => tiles[x].firstAccessCycle - tiles[y].firstAccessCycle);
-  const needCycle: number[] = [];
-  const stallAfter: number[] = [];
+  const table = emptyTable();
+  for (const t of plan.tiles) {
+    table.buffer.push(BUFFERS.indexOf(t.buffer));
+    table.prev.push(t.prev);
+    table.fillAfter.push(t.fillAfter);
+    table.fillBytes.push(t.fillBytes);
+    table.drainBytes.push(t.drainBytes);
+    table.fillElements.push(t.fillElements);
+    table.drainElements.push(t.drainElements);
+    table.accesses.push(t.accesses);
+    table.first.push(t.firstAccessCycle);
+    table.last.push(t.lastAccessCycle);
+    table.final.push(t.final);
+    table.count++;
+  }
+  const queue = Int32Array.from(plan.transfers, (x) => 2 * x.tile + (x.kind === 'drain' ? 1 : 0));
+  const queueBytes = Float64Array.from(plan.transfers, (x) => x.bytes);
+  return solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle);
+}
+
+/**
+ * Runs the DMA queue against the array's stall-free schedule and returns the total cycles.
+ * actual(t) = t + S(t), where S(t) is the stall accumulated at the accesses at or before stall-free
+ * cycle t (the array freezes before a cycle whose tile is not usable). Before a transfer keyed at
+ * cycle k is placed, every access up to k is resolved; those only wait on transfers keyed earlier.
+ * `queue` holds 2·tile + (1 for a drain) per transfer, `queueBytes` what each moves.
+ */
+function solveStalls(
+  table: TileTable,
+  queue: Int32Array,
+  queueBytes: ArrayLike<number>,
+  computeCycles: number,
+  bytesPerCycle: number,
+): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number } {
+  const n = table.count;
+  const fillEnd = new Float64Array(n).fill(NaN);
+  const drainEnd = new Float64Array(n).fill(NaN);
+  const needs = byFirstAccess(table);
+  const needCycle = new Float64Array(n);
+  const stallAfter = new Float64Array(n);
   let resolved = 0;
   let stall = 0;
 
@@ -480,59 +582,87 @@ export function memoryStallCycles(
     return t + (lo === 0 ? 0 : stallAfter[lo - 1]);
   };
   const release = (id: number): number => {
-    const tile = tiles[id];
-    if (tile.drainBytes > 0) {
+    if (table.drainBytes[id] > 0) {
       if (Number.isNaN(drainEnd[id])) throw new Error('memory plan: a half is reused before its drain was queued');
       return drainEnd[id];
     }
-    return actual(tile.lastAccessCycle) + 1;
+    return actual(table.last[id]) + 1;
   };
   const resolveUpTo = (k: number): void => {
-    while (resolved < needs.length && tiles[needs[resolved]].firstAccessCycle <= k) {
+    while (resolved < n && table.first[needs[resolved]] <= k) {
       const id = needs[resolved];
-      const tile = tiles[id];
       let ready = 0;
-      if (tile.fillBytes > 0) ready = fillEnd[id];
-      else if (tile.prev >= 0) ready = release(tile.prev);
+      if (table.fillBytes[id] > 0) ready = fillEnd[id];
+      else if (table.prev[id] >= 0) ready = release(table.prev[id]);
       if (Number.isNaN(ready)) throw new Error('memory plan: a tile is needed before its fill was queued');
-      const at = tile.firstAccessCycle + stall;
+      const at = table.first[id] + stall;
       if (ready > at) stall += ready - at;
-      needCycle.push(tile.firstAccessCycle);
-      stallAfter.push(stall);
+      needCycle[resolved] = table.first[id];
+      stallAfter[resolved] = stall;
       resolved++;
     }
   };
 
   let portFree = 0;
-  for (const transfer of transfers) {
-    const tile = tiles[transfer.tile];
+  for (let q = 0; q < queue.length; q++) {
+    const id = queue[q] >> 1;
+    const drain = (queue[q] & 1) === 1;
     let ready: number;
-    if (transfer.kind === 'fill') {
-      resolveUpTo(fillKey(tiles, tile));
-      ready = tile.prev < 0 ? 0 : release(tile.prev);
-      if (tile.fillAfter >= 0) ready = Math.max(ready, actual(tiles[tile.fillAfter].firstAccessCycle) + 1);
+    if (!drain) {
+      resolveUpTo(fillKey(table, id));
+      ready = table.prev[id] < 0 ? 0 : release(table.prev[id]);
+      if (table.fillAfter[id] >= 0) ready = Math.max(ready, actual(table.first[table.fillAfter[id]]) + 1);
     } else {
-      resolveUpTo(tile.lastAccessCycle);
-      ready = actual(tile.lastAccessCycle) + 1;
+      resolveUpTo(table.last[id]);
+      ready = actual(table.last[id]) + 1;
     }
     const start = Math.max(portFree, ready);
-    portFree = start + transferCycles(transfer.bytes, bytesPerCycle);
-    if (transfer.kind === 'fill') fillEnd[transfer.tile] = portFree;
-    else drainEnd[transfer.tile] = portFree;
+    portFree = start + transferCycles(queueBytes[q], bytesPerCycle);
+    if (drain) drainEnd[id] = portFree;
+    else fillEnd[id] = portFree;
   }
   resolveUpTo(Infinity);
   // The initial fill is the stall at the first cycle that touches memory.
   let first = 0;
-  while (first + 1 < needCycle.length && needCycle[first + 1] === needCycle[0]) first++;
-  const initialFillCycles = needCycle.length > 0 ? stallAfter[first] : 0;
+  while (first + 1 < resolved && needCycle[first + 1] === needCycle[0]) first++;
+  const initialFillCycles = resolved > 0 ? stallAfter[first] : 0;
   const arrayEnd = computeCycles + stall;
   const totalCycles = Math.max(arrayEnd, portFree);
   return { totalCycles, initialFillCycles, finalDrainCycles: totalCycles - arrayEnd };
 }
 
+/**
+ * Tile ids in order of first access, ties by id (what a stable sort by first access gives). A buffer's
+ * tiles are contiguous and normally already in that order, so the buffers' runs are merged (a tie goes
+ * to the earlier run, whose ids are lower); a run out of order falls back to the sort.
+ */
+function byFirstAccess(table: TileTable): Int32Array {
+  const n = table.count;
+  const first = table.first;
+  const order = new Int32Array(n);
+  const starts: number[] = [0];
+  for (let id = 1; id < n; id++) {
+    if (table.buffer[id] !== table.buffer[id - 1]) starts.push(id);
+    else if (first[id] < first[id - 1]) {
+      order.set(Array.from({ length: n }, (_, i) => i).sort((x, y) => first[x] - first[y]));
+      return order;
+    }
+  }
+  starts.push(n);
+  const heads = starts.slice(0, -1);
+  for (let q = 0; q < n; q++) {
+    let best = -1;
+    for (let l = 0; l < heads.length; l++) {
+      if (heads[l] < starts[l + 1] && (best < 0 || first[heads[l]] < first[heads[best]])) best = l;
+    }
+    order[q] = heads[best]++;
+  }
+  return order;
+}
+
 /** SRAM accesses in elements, from the plan and the fold shapes. */
 function accessCounts(
-  plan: MemoryPlan,
+  table: TileTable,
   mapping: FoldMapping,
   gemm: Gemm,
 ): {
@@ -544,9 +674,9 @@ function accessCounts(
   const { rowFolds, colFolds, dataflow } = mapping;
   const fills = { ifmap: 0, filter: 0, ofmap: 0 };
   const drains = { ifmap: 0, filter: 0, ofmap: 0 };
-  for (const t of plan.tiles) {
-    fills[t.buffer] += t.fillElements;
-    drains[t.buffer] += t.drainElements;
+  for (let id = 0; id < table.count; id++) {
+    fills[BUFFERS[table.buffer[id]]] += table.fillElements[id];
+    drains[BUFFERS[table.buffer[id]]] += table.drainElements[id];
   }
   // Every fold reads its real operand values once (padding is injected as zeros, not read):
   // OS reads all of in per column fold and all of w once per row fold; WS reads in per column fold

@@ -228,7 +228,7 @@ export function planMemory(
   gemm: Gemm,
   options: { dataflow?: Dataflow; outputBits?: number; where?: string } = {},
 ): MemoryPlan & { tiling: Record<BufferName, Tiling> } {
-  const { table, tiling } = planTiles(arch, gemm, options);
+  const { table, tiling } = planTiles(arch, gemm, { ...options, segments: true });
   const tiles: Tile[] = [];
   for (let id = 0; id < table.count; id++) {
     tiles.push({
@@ -259,7 +259,8 @@ export function planMemory(
  * The tiles of a plan as columns, entry `id` holding the fields of Tile `id` (buffer as its index in
  * BUFFERS). simulateGemm plans and solves on these directly: a GEMM has thousands of tiles on the
  * small arrays, and one object per tile and per segment was most of its time (garbage collection
- * included). `segments` holds [tile, fold, stepStart, stepEnd] per segment, in the order added.
+ * included). `segments` holds [tile, fold, stepStart, stepEnd] per segment, in the order added (only
+ * when asked for: the register-level array needs them, the timing does not).
  */
 interface TileTable {
   count: number;
@@ -299,8 +300,9 @@ function emptyTable(): TileTable {
 function planTiles(
   arch: Pick<Arch, 'array' | 'pe' | 'sram'>,
   gemm: Gemm,
-  options: { dataflow?: Dataflow; outputBits?: number; where?: string },
+  options: { dataflow?: Dataflow; outputBits?: number; where?: string; segments?: boolean },
 ): { table: TileTable; tiling: Record<BufferName, Tiling> } {
+  const withSegments = options.segments === true;
   const where = options.where ?? 'arch';
   const dataflow = options.dataflow ?? arch.array.dataflow;
   const outputBits = options.outputBits ?? arch.pe.actBits;
@@ -379,7 +381,7 @@ function planTiles(
     // (increasing, or decreasing for a stationary preload), so the ends give the extent.
     const access = (id: number, fold: number, s: FoldStream, stepStart: number, stepEnd: number): void => {
       const base = fold * cyclesPerFold;
-      table.segments.push(id, fold, stepStart, stepEnd);
+      if (withSegments) table.segments.push(id, fold, stepStart, stepEnd);
       table.accesses[id] += buffer === 'ofmap' ? (stepEnd - stepStart) * s.elements : stepEnd - stepStart;
       table.first[id] = Math.min(table.first[id], base + Math.min(s.first(stepStart), s.first(stepEnd - 1)));
       table.last[id] = Math.max(table.last[id], base + Math.max(s.last(stepStart), s.last(stepEnd - 1)));

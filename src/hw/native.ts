@@ -21,11 +21,13 @@
  *   is still draining. The first tiles' fill is paid, and so is the last tile's write-back.
  *
  * The timing is solved in one pass over the queue (O(tiles log tiles)); register-array.ts executes
- * the same plan cycle by cycle and the tests check that both stall the same number of cycles.
+ * the same plan cycle by cycle and the tests check that both stall the same number of cycles. A GEMM
+ * with many column folds is planned and solved for a few of them only, and the repeating middle ones
+ * multiplied, once the solver proves they repeat (periodicPlan: exactly the same results).
  */
 import { UserError } from '../config/errors.js';
 import { dramBytesPerCycle, type Arch, type Dataflow } from './arch.js';
-import { foldMapping, type FoldMapping } from './fold.js';
+import { DATAFLOW_DIMS, foldMapping, type FoldMapping } from './fold.js';
 import { checkGemm, gemmMacs, type Gemm } from './gemm.js';
 
 export type BufferName = 'ifmap' | 'filter' | 'ofmap';
@@ -38,6 +40,11 @@ export interface SimulateGemmOptions {
   bytesPerCycle?: number;
   /** Width of the final results written to DRAM; default the activation width pe.actBits. */
   outputBits?: number;
+  /**
+   * Plan and solve every tile (the plain one-pass solver), never the periodic shortcut. The results
+   * are the same either way; the tests compare the two.
+   */
+  exhaustive?: boolean;
 }
 
 /** SRAM accesses of one buffer, in words of `wordBits` (its element width). */
@@ -153,27 +160,21 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   if (!(bytesPerCycle > 0)) throw new UserError(`${arch.name}: DRAM bandwidth must be greater than zero, got ${bytesPerCycle} bytes per cycle`);
   const mapping = foldMapping(gemm, { ...arch.array, dataflow });
   const outputBits = options.outputBits ?? arch.pe.actBits;
-  const { table, tiling } = planTiles(arch, gemm, { dataflow, outputBits, where: arch.name });
-  const queue = queueOrder(table);
-  const queueBytes = new Float64Array(queue.length);
-  for (let q = 0; q < queue.length; q++) queueBytes[q] = queue[q] & 1 ? table.drainBytes[queue[q] >> 1] : table.fillBytes[queue[q] >> 1];
-  const timing = solveStalls(table, queue, queueBytes, mapping.computeCycles, bytesPerCycle);
-  const counts = accessCounts(table, mapping, gemm);
+  const planned = (options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle)) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
+  const { tiling, timing, sums } = planned;
+  const counts = accessCounts(sums, mapping, gemm);
   const macs = gemmMacs(gemm);
   const pes = mapping.rows * mapping.cols;
-  const dram = { ifmapReadBytes: 0, filterReadBytes: 0, psumReadBytes: 0, psumWriteBytes: 0, ofmapWriteBytes: 0, readBytes: 0, writeBytes: 0 };
-  const tiles = { ifmap: 0, filter: 0, ofmap: 0 };
-  for (let id = 0; id < table.count; id++) {
-    const buffer = BUFFERS[table.buffer[id]];
-    tiles[buffer]++;
-    if (buffer === 'ifmap') dram.ifmapReadBytes += table.fillBytes[id];
-    else if (buffer === 'filter') dram.filterReadBytes += table.fillBytes[id];
-    else {
-      dram.psumReadBytes += table.fillBytes[id];
-      if (table.final[id]) dram.ofmapWriteBytes += table.drainBytes[id];
-      else dram.psumWriteBytes += table.drainBytes[id];
-    }
-  }
+  const dram = {
+    ifmapReadBytes: sums.fillBytes[0],
+    filterReadBytes: sums.fillBytes[1],
+    psumReadBytes: sums.fillBytes[2],
+    psumWriteBytes: sums.psumDrainBytes,
+    ofmapWriteBytes: sums.finalDrainBytes,
+    readBytes: 0,
+    writeBytes: 0,
+  };
+  const tiles = { ifmap: sums.tiles[0], filter: sums.tiles[1], ofmap: sums.tiles[2] };
   dram.readBytes = dram.ifmapReadBytes + dram.filterReadBytes + dram.psumReadBytes;
   dram.writeBytes = dram.psumWriteBytes + dram.ofmapWriteBytes;
   return {
@@ -206,6 +207,112 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   };
 }
 
+
+
+/** Sums over the tiles of a plan, by buffer (indices as in BUFFERS): what the counts need of it. */
+interface TileSums {
+  tiles: number[];
+  fillBytes: number[];
+  fillElements: number[];
+  drainElements: number[];
+  /** Ofmap drains: spilled partial sums (at accBits) and final results (at outputBits). */
+  psumDrainBytes: number;
+  finalDrainBytes: number;
+}
+
+interface PlannedGemm {
+  tiling: Record<BufferName, Tiling>;
+  timing: { totalCycles: number; initialFillCycles: number; finalDrainCycles: number };
+  sums: TileSums;
+}
+
+/** Every tile planned, the whole queue solved: the plain model. */
+function exhaustivePlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: number, bytesPerCycle: number): PlannedGemm {
+  const { table, tiling } = planTiles(arch, gemm, { dataflow: mapping.dataflow, outputBits, where: arch.name });
+  const queue = queueOrder(table);
+  const timing = solveStalls(table, queue, queueBytesOf(table, queue), mapping.computeCycles, bytesPerCycle);
+  return { tiling, timing, sums: sumTiles(table, -Infinity, Infinity) };
+}
+
+/**
+ * Column folds of the shortened GEMM. The comparison needs column folds j − 3 … j + 2 to be middle ones
+ * for j and j + 1, so j runs from 4 to SHORT_COL_FOLDS − 4; on the shipped presets the state repeats
+ * from column fold 4 or 5 on.
+ */
+const SHORT_COL_FOLDS = 9;
+
+/**
+ * The same result as exhaustivePlan, from a GEMM shortened to SHORT_COL_FOLDS column folds, when the
+ * solver shows that its middle column folds repeat; undefined when they do not (or the GEMM is short).
+ *
+ * Why this is exact. Column folds 1 … colFolds−2 are identical: the same fold shapes, the same tiles,
+ * the same DMA transfers, each column fold P = rowFolds·cyclesPerFold stall-free cycles after the one
+ * before (only column fold 0, with the slices of a resident operand, and the last, partial, one differ;
+ * whether an operand is resident is decided on the whole GEMM, not the shortened one). The queue is
+ * sorted by stall-free key, and its ties are broken by shift-invariant comparisons, so the transfers
+ * keyed in one middle column fold are a shifted copy of those keyed in the next. The solver is a
+ * deterministic function of its state and the transfers still to come. Where the keys of column fold j
+ * begin, solveStalls records its state relative to that column fold's start B_j plus the stall so far:
+ * the port's free time, the stall after every resolved access from column fold j−3 on (and the last one
+ * before), and the fill and drain ends of the tiles of column folds j−3 … j+1. It checks that no
+ * transfer of a later column fold has started, and that nothing from there on reads anything older than
+ * column fold j−3. When the states at j and j+1 are equal, every further middle column fold starts from
+ * the same relative state and adds the same P + Δstall cycles; the tail (the last middle and the partial
+ * column folds) is the shortened GEMM's, shifted. Counts are sums over tiles: each extra column fold
+ * adds those of a middle one. test/hw/native-periodic.test.ts compares this with { exhaustive: true }.
+ */
+function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: number, bytesPerCycle: number): PlannedGemm | undefined {
+  const extra = mapping.colFolds - SHORT_COL_FOLDS;
+  if (extra <= 0) return undefined;
+  const colDim = DATAFLOW_DIMS[mapping.dataflow].colDim;
+  const short: Gemm = { ...gemm, [colDim]: (SHORT_COL_FOLDS - 1) * mapping.cols + mapping.lastFoldCols };
+  const { table, tiling } = planTiles(arch, short, { dataflow: mapping.dataflow, outputBits, where: arch.name, residentOf: gemm });
+  const queue = queueOrder(table);
+  const period = mapping.rowFolds * mapping.cyclesPerFold;
+  const shortCompute = SHORT_COL_FOLDS * period;
+  const timing = solveStalls(table, queue, queueBytesOf(table, queue), shortCompute, bytesPerCycle, { cycles: period, from: 4, to: SHORT_COL_FOLDS - 3 });
+  if (timing.repeatsAt === undefined || timing.stallPerPeriod === undefined) return undefined;
+  const totalCycles = timing.totalCycles + extra * (period + timing.stallPerPeriod);
+  const all = sumTiles(table, -Infinity, Infinity);
+  const one = sumTiles(table, timing.repeatsAt * period, (timing.repeatsAt + 1) * period);
+  const add = (x: number[], y: number[]): number[] => x.map((v, b) => v + extra * y[b]);
+  return {
+    tiling,
+    timing: { totalCycles, initialFillCycles: timing.initialFillCycles, finalDrainCycles: timing.finalDrainCycles },
+    sums: {
+      tiles: add(all.tiles, one.tiles),
+      fillBytes: add(all.fillBytes, one.fillBytes),
+      fillElements: add(all.fillElements, one.fillElements),
+      drainElements: add(all.drainElements, one.drainElements),
+      psumDrainBytes: all.psumDrainBytes + extra * one.psumDrainBytes,
+      finalDrainBytes: all.finalDrainBytes + extra * one.finalDrainBytes,
+    },
+  };
+}
+
+/** Sums over the tiles whose first access falls in [from, to). */
+function sumTiles(table: TileTable, from: number, to: number): TileSums {
+  const sums: TileSums = { tiles: [0, 0, 0], fillBytes: [0, 0, 0], fillElements: [0, 0, 0], drainElements: [0, 0, 0], psumDrainBytes: 0, finalDrainBytes: 0 };
+  for (let id = 0; id < table.count; id++) {
+    if (table.first[id] < from || table.first[id] >= to) continue;
+    const b = table.buffer[id];
+    sums.tiles[b]++;
+    sums.fillBytes[b] += table.fillBytes[id];
+    sums.fillElements[b] += table.fillElements[id];
+    sums.drainElements[b] += table.drainElements[id];
+    if (b === 2) {
+      if (table.final[id]) sums.finalDrainBytes += table.drainBytes[id];
+      else sums.psumDrainBytes += table.drainBytes[id];
+    }
+  }
+  return sums;
+}
+
+function queueBytesOf(table: TileTable, queue: Int32Array): Float64Array {
+  const queueBytes = new Float64Array(queue.length);
+  for (let q = 0; q < queue.length; q++) queueBytes[q] = queue[q] & 1 ? table.drainBytes[queue[q] >> 1] : table.fillBytes[queue[q] >> 1];
+  return queueBytes;
+}
 
 /** How one fold touches one buffer: `steps` accesses of `elements` values each, at stall-free offsets. */
 interface FoldStream {
@@ -300,7 +407,7 @@ function emptyTable(): TileTable {
 function planTiles(
   arch: Pick<Arch, 'array' | 'pe' | 'sram'>,
   gemm: Gemm,
-  options: { dataflow?: Dataflow; outputBits?: number; where?: string; segments?: boolean },
+  options: { dataflow?: Dataflow; outputBits?: number; where?: string; segments?: boolean; residentOf?: Gemm },
 ): { table: TileTable; tiling: Record<BufferName, Tiling> } {
   const withSegments = options.segments === true;
   const where = options.where ?? 'arch';
@@ -314,7 +421,9 @@ function planTiles(
     filter: Math.floor(arch.sram.filterBytes / 2),
     ofmap: Math.floor(arch.sram.ofmapBytes / 2),
   };
-  const operandElements = { ifmap: gemm.m * gemm.k, filter: gemm.k * gemm.n };
+  // Whether an operand is resident is decided on the whole GEMM (periodicPlan plans a shortened one).
+  const whole = options.residentOf ?? gemm;
+  const operandElements = { ifmap: whole.m * whole.k, filter: whole.k * whole.n };
 
   // Only four fold shapes exist (full or partial in rows and in columns): build each once.
   const shapes = new Map<number, Record<BufferName, FoldStream>>();
@@ -546,7 +655,8 @@ export function memoryStallCycles(
   }
   const queue = Int32Array.from(plan.transfers, (x) => 2 * x.tile + (x.kind === 'drain' ? 1 : 0));
   const queueBytes = Float64Array.from(plan.transfers, (x) => x.bytes);
-  return solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle);
+  const { totalCycles, initialFillCycles, finalDrainCycles } = solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle);
+  return { totalCycles, initialFillCycles, finalDrainCycles };
 }
 
 /**
@@ -555,6 +665,10 @@ export function memoryStallCycles(
  * cycle t (the array freezes before a cycle whose tile is not usable). Before a transfer keyed at
  * cycle k is placed, every access up to k is resolved; those only wait on transfers keyed earlier.
  * `queue` holds 2·tile + (1 for a drain) per transfer, `queueBytes` what each moves.
+ *
+ * With `periodic` (column folds of `cycles` stall-free cycles each), it also compares its relative
+ * state where the keys of column folds `at` and `at + 1` begin (see periodicPlan for why that state is
+ * all the rest of the run depends on) and, when they are equal, returns the stall one such column fold adds.
  */
 function solveStalls(
   table: TileTable,
@@ -562,7 +676,8 @@ function solveStalls(
   queueBytes: ArrayLike<number>,
   computeCycles: number,
   bytesPerCycle: number,
-): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number } {
+  periodic?: { cycles: number; from: number; to: number },
+): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number; repeatsAt?: number; stallPerPeriod?: number } {
   const n = table.count;
   const fillEnd = new Float64Array(n).fill(NaN);
   const drainEnd = new Float64Array(n).fill(NaN);
@@ -571,9 +686,22 @@ function solveStalls(
   const stallAfter = new Float64Array(n);
   let resolved = 0;
   let stall = 0;
+  // For `periodic`: in column fold j's stretch of the queue nothing may read state older than column
+  // fold j − 3, the oldest one its snapshot holds; `lastBadPeriod` is the latest stretch that did.
+  let floor = -Infinity;
+  let period = -1;
+  let lastBadPeriod = -1;
+  const read = (cycle: number): void => {
+    if (cycle < floor) lastBadPeriod = period;
+  };
 
   const actual = (t: number): number => {
+    read(t);
     // Stall accumulated at the needs at or before t (binary search over the resolved prefix).
+    const lo = resolvedAtOrBefore(t);
+    return t + (lo === 0 ? 0 : stallAfter[lo - 1]);
+  };
+  const resolvedAtOrBefore = (t: number): number => {
     let lo = 0;
     let hi = resolved;
     while (lo < hi) {
@@ -581,10 +709,11 @@ function solveStalls(
       if (needCycle[mid] <= t) lo = mid + 1;
       else hi = mid;
     }
-    return t + (lo === 0 ? 0 : stallAfter[lo - 1]);
+    return lo;
   };
   const release = (id: number): number => {
     if (table.drainBytes[id] > 0) {
+      read(table.first[id]);
       if (Number.isNaN(drainEnd[id])) throw new Error('memory plan: a half is reused before its drain was queued');
       return drainEnd[id];
     }
@@ -593,6 +722,7 @@ function solveStalls(
   const resolveUpTo = (k: number): void => {
     while (resolved < n && table.first[needs[resolved]] <= k) {
       const id = needs[resolved];
+      read(table.first[id]);
       let ready = 0;
       if (table.fillBytes[id] > 0) ready = fillEnd[id];
       else if (table.prev[id] >= 0) ready = release(table.prev[id]);
@@ -606,16 +736,48 @@ function solveStalls(
   };
 
   let portFree = 0;
+  // The periodic comparison: the state where the keys of each column fold from `from` on begin.
+  const snapshots: { state: number[] | undefined; stall: number }[] = [];
+  let latestStarted = -Infinity;
+  const byColFold: number[][] = [];
+  if (periodic !== undefined) {
+    for (let id = 0; id < n; id++) {
+      const c = Math.floor(table.first[id] / periodic.cycles);
+      if (c >= 0 && c < periodic.to + 2) (byColFold[c] ??= []).push(id);
+    }
+  }
+  const snapshot = (j: number, cycles: number): void => {
+    const start = j * cycles;
+    const shift = start + stall;
+    period = j;
+    floor = start - 3 * cycles;
+    // A snapshot holds column folds j − 3 … j + 1: none after them may have started.
+    if (latestStarted >= start + 2 * cycles) {
+      snapshots[j] = { state: undefined, stall };
+      return;
+    }
+    const oldest = resolvedAtOrBefore(floor - 1);
+    const state = [portFree - shift, resolved - oldest, oldest === 0 ? -Infinity : stallAfter[oldest - 1] - stall];
+    for (let i = oldest; i < resolved; i++) state.push(needCycle[i] - start, stallAfter[i] - stall);
+    for (let c = j - 3; c <= j + 1; c++) {
+      for (const id of byColFold[c] ?? []) state.push(table.buffer[id], fillEnd[id] - shift, drainEnd[id] - shift);
+    }
+    snapshots[j] = { state, stall };
+  };
+  let boundary = periodic?.from ?? Infinity;
   for (let q = 0; q < queue.length; q++) {
     const id = queue[q] >> 1;
     const drain = (queue[q] & 1) === 1;
+    const key = drain ? table.last[id] : fillKey(table, id);
+    while (periodic !== undefined && boundary <= periodic.to && key >= boundary * periodic.cycles) snapshot(boundary++, periodic.cycles);
+    latestStarted = Math.max(latestStarted, table.first[id]);
     let ready: number;
     if (!drain) {
-      resolveUpTo(fillKey(table, id));
+      resolveUpTo(key);
       ready = table.prev[id] < 0 ? 0 : release(table.prev[id]);
       if (table.fillAfter[id] >= 0) ready = Math.max(ready, actual(table.first[table.fillAfter[id]]) + 1);
     } else {
-      resolveUpTo(table.last[id]);
+      resolveUpTo(key);
       ready = actual(table.last[id]) + 1;
     }
     const start = Math.max(portFree, ready);
@@ -630,7 +792,19 @@ function solveStalls(
   const initialFillCycles = resolved > 0 ? stallAfter[first] : 0;
   const arrayEnd = computeCycles + stall;
   const totalCycles = Math.max(arrayEnd, portFree);
-  return { totalCycles, initialFillCycles, finalDrainCycles: totalCycles - arrayEnd };
+  const timing = { totalCycles, initialFillCycles, finalDrainCycles: totalCycles - arrayEnd };
+  if (periodic === undefined) return timing;
+  // The first column fold j whose state the next one repeats, with nothing from j on reading outside its window.
+  for (let j = Math.max(periodic.from, lastBadPeriod + 1); j < periodic.to; j++) {
+    const x = snapshots[j]?.state;
+    const y = snapshots[j + 1]?.state;
+    if (x !== undefined && y !== undefined && sameState(x, y)) return { ...timing, repeatsAt: j, stallPerPeriod: snapshots[j + 1].stall - snapshots[j].stall };
+  }
+  return timing;
+}
+
+function sameState(x: number[], y: number[]): boolean {
+  return x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
 }
 
 /**
@@ -662,9 +836,9 @@ function byFirstAccess(table: TileTable): Int32Array {
   return order;
 }
 
-/** SRAM accesses in elements, from the plan and the fold shapes. */
+/** SRAM accesses in elements, from the plan's sums and the fold shapes. */
 function accessCounts(
-  table: TileTable,
+  sums: TileSums,
   mapping: FoldMapping,
   gemm: Gemm,
 ): {
@@ -674,12 +848,8 @@ function accessCounts(
 } {
   const { m, k, n } = gemm;
   const { rowFolds, colFolds, dataflow } = mapping;
-  const fills = { ifmap: 0, filter: 0, ofmap: 0 };
-  const drains = { ifmap: 0, filter: 0, ofmap: 0 };
-  for (let id = 0; id < table.count; id++) {
-    fills[BUFFERS[table.buffer[id]]] += table.fillElements[id];
-    drains[BUFFERS[table.buffer[id]]] += table.drainElements[id];
-  }
+  const fills = { ifmap: sums.fillElements[0], filter: sums.fillElements[1], ofmap: sums.fillElements[2] };
+  const drains = { ofmap: sums.drainElements[2] };
   // Every fold reads its real operand values once (padding is injected as zeros, not read):
   // OS reads all of in per column fold and all of w once per row fold; WS reads in per column fold
   // and w once; IS reads in once and w per column fold.

@@ -22,8 +22,8 @@
  *
  * The timing is solved in one pass over the queue (O(tiles log tiles)); register-array.ts executes
  * the same plan cycle by cycle and the tests check that both stall the same number of cycles. A GEMM
- * with many column folds is planned and solved for a few of them only, and the repeating middle ones
- * multiplied, once the solver proves they repeat (periodicPlan: exactly the same results).
+ * with many row or column folds is planned and solved for a few of them only, and the repeating middle
+ * ones multiplied, once the solver proves they repeat (periodicPlan: exactly the same results).
  */
 import { UserError } from '../config/errors.js';
 import { dramBytesPerCycle, type Arch, type Dataflow } from './arch.js';
@@ -160,7 +160,10 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   if (!(bytesPerCycle > 0)) throw new UserError(`${arch.name}: DRAM bandwidth must be greater than zero, got ${bytesPerCycle} bytes per cycle`);
   const mapping = foldMapping(gemm, { ...arch.array, dataflow });
   const outputBits = options.outputBits ?? arch.pe.actBits;
-  const planned = (options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle)) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
+  // The shortcut over row and column folds (tried only where it saves more than a failed try costs),
+  // else over column folds only (the row folds' state may settle too late), else every tile.
+  const shortcut = (rows: boolean): PlannedGemm | undefined => (options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle, rows));
+  const planned = (mapping.rowFolds >= 3 * SHORT_FOLDS ? shortcut(true) : undefined) ?? shortcut(false) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
   const { tiling, timing, sums } = planned;
   const counts = accessCounts(sums, mapping, gemm);
   const macs = gemmMacs(gemm);
@@ -230,62 +233,118 @@ interface PlannedGemm {
 function exhaustivePlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: number, bytesPerCycle: number): PlannedGemm {
   const { table, tiling } = planTiles(arch, gemm, { dataflow: mapping.dataflow, outputBits, where: arch.name });
   const queue = queueOrder(table);
-  const timing = solveStalls(table, queue, queueBytesOf(table, queue), mapping.computeCycles, bytesPerCycle);
+  const timing = solveStalls(table, queue, queueBytesOf(table, queue), mapping.computeCycles, bytesPerCycle)!;
   return { tiling, timing, sums: sumTiles(table, -Infinity, Infinity) };
 }
 
 /**
- * Column folds of the shortened GEMM. The comparison needs column folds j − 3 … j + 2 to be middle ones
- * for j and j + 1, so j runs from 4 to SHORT_COL_FOLDS − 4; on the shipped presets the state repeats
- * from column fold 4 or 5 on.
+ * Row folds per column fold and column folds of the shortened GEMM. A comparison needs folds i − 3 …
+ * i + 2 to be middle ones for i and i + 1, so i runs from 4 to SHORT_FOLDS − 4; on the shipped presets
+ * the state repeats from fold 4 or 5 on.
  */
-const SHORT_COL_FOLDS = 9;
+const SHORT_FOLDS = 9;
 
 /**
- * The same result as exhaustivePlan, from a GEMM shortened to SHORT_COL_FOLDS column folds, when the
- * solver shows that its middle column folds repeat; undefined when they do not (or the GEMM is short).
+ * The same result as exhaustivePlan, from a GEMM shortened to SHORT_FOLDS row folds per column fold and
+ * SHORT_FOLDS column folds, when the solver shows that its middle row folds (in every column fold) and
+ * its middle column folds repeat; undefined when they do not (or the GEMM is short).
  *
  * Why this is exact. Column folds 1 … colFolds−2 are identical: the same fold shapes, the same tiles,
  * the same DMA transfers, each column fold P = rowFolds·cyclesPerFold stall-free cycles after the one
  * before (only column fold 0, with the slices of a resident operand, and the last, partial, one differ;
- * whether an operand is resident is decided on the whole GEMM, not the shortened one). The queue is
- * sorted by stall-free key, and its ties are broken by shift-invariant comparisons, so the transfers
- * keyed in one middle column fold are a shifted copy of those keyed in the next. The solver is a
- * deterministic function of its state and the transfers still to come. Where the keys of column fold j
- * begin, solveStalls records its state relative to that column fold's start B_j plus the stall so far:
- * the port's free time, the stall after every resolved access from column fold j−3 on (and the last one
- * before), and the fill and drain ends of the tiles of column folds j−3 … j+1. It checks that no
- * transfer of a later column fold has started, and that nothing from there on reads anything older than
- * column fold j−3. When the states at j and j+1 are equal, every further middle column fold starts from
- * the same relative state and adds the same P + Δstall cycles; the tail (the last middle and the partial
- * column folds) is the shortened GEMM's, shifted. Counts are sums over tiles: each extra column fold
- * adds those of a middle one. test/hw/native-periodic.test.ts compares this with { exhaustive: true }.
+ * whether an operand is resident is decided on the whole GEMM, not the shortened one). Likewise, inside
+ * a column fold, row folds 1 … rowFolds−2 are identical, cyclesPerFold apart, except for the few tiles
+ * that span the column fold (the WS/IS partial sums, the OS filter slice): those are accessed first in
+ * row fold 0 and drained after the last. The queue is sorted by stall-free key, and its ties are broken
+ * by shift-invariant comparisons, so the transfers keyed in one middle fold (row or column) are a
+ * shifted copy of those keyed in the next, and inserting one more middle fold shifts every later key by
+ * its length. The solver is a deterministic function of its state and the transfers still to come. At
+ * a checkpoint (where the keys of row fold i of a column fold, or of column fold i, begin) solveStalls
+ * records its state relative to the fold's start B_i plus the stall so far: the port's free time, the
+ * stall after every resolved access from fold i−3 on (and the last one before), and the fill and drain
+ * ends of the tiles first accessed in folds i−3 … i+1 (a fill end only until its tile's first access,
+ * its only reader). Every value used after the checkpoint is then in that state, or computed after it
+ * (shifted along), or outside it (older, or a tile prefetched beyond the window); such a value only
+ * enters a max(), and the checkpoint is rejected if one ever decides it (binds). One that does not bind still does not bind when everything after it moves later. So when the
+ * states at i and i + 1 are equal, every further middle fold starts from the same relative state and
+ * adds the same cyclesPerFold (or P) + Δstall cycles; the rest of the run is the shortened one, shifted.
+ * Rows are inserted column fold by column fold (each insertion shifts the rest, whose states relative to
+ * their folds stay the same), the repeated middle column folds each taking the rows of the one they
+ * copy. Counts are sums over tiles: each extra fold adds those first accessed in one middle fold.
+ * test/hw/native-periodic.test.ts compares this with { exhaustive: true }.
  */
-function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: number, bytesPerCycle: number): PlannedGemm | undefined {
-  const extra = mapping.colFolds - SHORT_COL_FOLDS;
-  if (extra <= 0) return undefined;
-  const colDim = DATAFLOW_DIMS[mapping.dataflow].colDim;
-  const short: Gemm = { ...gemm, [colDim]: (SHORT_COL_FOLDS - 1) * mapping.cols + mapping.lastFoldCols };
+function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: number, bytesPerCycle: number, shortenRows: boolean): PlannedGemm | undefined {
+  const extraRows = shortenRows ? Math.max(0, mapping.rowFolds - SHORT_FOLDS) : 0;
+  const extraCols = Math.max(0, mapping.colFolds - SHORT_FOLDS);
+  if (extraRows === 0 && extraCols === 0) return undefined;
+  const rowFolds = mapping.rowFolds - extraRows;
+  const colFolds = mapping.colFolds - extraCols;
+  const { rowDim, colDim } = DATAFLOW_DIMS[mapping.dataflow];
+  const short: Gemm = { ...gemm, [rowDim]: (rowFolds - 1) * mapping.rows + mapping.lastFoldRows, [colDim]: (colFolds - 1) * mapping.cols + mapping.lastFoldCols };
   const { table, tiling } = planTiles(arch, short, { dataflow: mapping.dataflow, outputBits, where: arch.name, residentOf: gemm });
   const queue = queueOrder(table);
-  const period = mapping.rowFolds * mapping.cyclesPerFold;
-  const shortCompute = SHORT_COL_FOLDS * period;
-  const timing = solveStalls(table, queue, queueBytesOf(table, queue), shortCompute, bytesPerCycle, { cycles: period, from: 4, to: SHORT_COL_FOLDS - 3 });
-  if (timing.repeatsAt === undefined || timing.stallPerPeriod === undefined) return undefined;
-  const totalCycles = timing.totalCycles + extra * (period + timing.stallPerPeriod);
+  const fold = mapping.cyclesPerFold;
+  const period = rowFolds * fold;
+  // Checkpoints at folds 4 … SHORT_FOLDS − 3 (the last three for comparing i with i + 1 only), of every column fold.
+  const checkpoints: Checkpoint[] = [];
+  const at = (start: number, length: number, i: number): Checkpoint => ({ at: start + i * length, floor: start + (i - 3) * length, end: start + (i + 2) * length });
+  const colChecks: number[] = [];
+  const rowChecks: number[][] = [];
+  for (let c = 0; c < colFolds; c++) {
+    if (extraCols > 0 && c >= 4 && c <= SHORT_FOLDS - 3) colChecks[c] = checkpoints.push(at(0, period, c)) - 1;
+    rowChecks[c] = [];
+    for (let r = 4; extraRows > 0 && r <= SHORT_FOLDS - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
+  }
+  /** The first i whose state the one at i + 1 repeats: [i, Δstall]. */
+  const repeat = (states: readonly CheckpointState[], ids: number[]): [number, number] | undefined => {
+    for (let i = 4; i < SHORT_FOLDS - 3; i++) {
+      const x = states[ids[i]];
+      const y = states[ids[i + 1]];
+      if (x?.valid && x.state !== undefined && y?.state !== undefined && sameState(x.state, y.state)) return [i, y.stall - x.stall];
+    }
+    return undefined;
+  };
+  // Stop as soon as a column fold's row folds have not repeated (validity can only be lost later, never
+  // regained): the shortcut over column folds only may still apply.
+  const keepGoing = (states: readonly CheckpointState[]): boolean => {
+    const ids = rowChecks.find((r) => r[r.length - 1] === states.length - 1);
+    return ids === undefined || repeat(states, ids) !== undefined;
+  };
+  const timing = solveStalls(table, queue, queueBytesOf(table, queue), colFolds * period, bytesPerCycle, checkpoints, keepGoing);
+  if (timing === undefined) return undefined;
+  const states = timing.checkpoints ?? [];
   const all = sumTiles(table, -Infinity, Infinity);
-  const one = sumTiles(table, timing.repeatsAt * period, (timing.repeatsAt + 1) * period);
-  const add = (x: number[], y: number[]): number[] => x.map((v, b) => v + extra * y[b]);
+  const parts: { sums: TileSums; times: number }[] = [{ sums: all, times: 1 }];
+  let totalCycles = timing.totalCycles;
+  let copied = 0; // the column fold the extra ones copy
+  if (extraCols > 0) {
+    const col = repeat(states, colChecks);
+    if (col === undefined) return undefined;
+    copied = col[0];
+    totalCycles += extraCols * (period + col[1]);
+    parts.push({ sums: sumTiles(table, copied * period, (copied + 1) * period), times: extraCols });
+  }
+  for (let c = 0; extraRows > 0 && c < colFolds; c++) {
+    const row = repeat(states, rowChecks[c]);
+    if (row === undefined) return undefined;
+    // This column fold, and the extra column folds if they copy it, each take extraRows more row folds.
+    const times = extraRows * (1 + (extraCols > 0 && c === copied ? extraCols : 0));
+    totalCycles += times * (fold + row[1]);
+    const start = c * period + row[0] * fold;
+    parts.push({ sums: sumTiles(table, start, start + fold), times });
+  }
+  const sum = (get: (s: TileSums) => number): number => parts.reduce((t, p) => t + p.times * get(p.sums), 0);
+  const perBuffer = (get: (s: TileSums) => number[]): number[] => BUFFERS.map((_, b) => sum((s) => get(s)[b]));
   return {
     tiling,
     timing: { totalCycles, initialFillCycles: timing.initialFillCycles, finalDrainCycles: timing.finalDrainCycles },
     sums: {
-      tiles: add(all.tiles, one.tiles),
-      fillBytes: add(all.fillBytes, one.fillBytes),
-      fillElements: add(all.fillElements, one.fillElements),
-      drainElements: add(all.drainElements, one.drainElements),
-      psumDrainBytes: all.psumDrainBytes + extra * one.psumDrainBytes,
-      finalDrainBytes: all.finalDrainBytes + extra * one.finalDrainBytes,
+      tiles: perBuffer((s) => s.tiles),
+      fillBytes: perBuffer((s) => s.fillBytes),
+      fillElements: perBuffer((s) => s.fillElements),
+      drainElements: perBuffer((s) => s.drainElements),
+      psumDrainBytes: sum((s) => s.psumDrainBytes),
+      finalDrainBytes: sum((s) => s.finalDrainBytes),
     },
   };
 }
@@ -655,7 +714,7 @@ export function memoryStallCycles(
   }
   const queue = Int32Array.from(plan.transfers, (x) => 2 * x.tile + (x.kind === 'drain' ? 1 : 0));
   const queueBytes = Float64Array.from(plan.transfers, (x) => x.bytes);
-  const { totalCycles, initialFillCycles, finalDrainCycles } = solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle);
+  const { totalCycles, initialFillCycles, finalDrainCycles } = solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle)!;
   return { totalCycles, initialFillCycles, finalDrainCycles };
 }
 
@@ -666,9 +725,9 @@ export function memoryStallCycles(
  * cycle k is placed, every access up to k is resolved; those only wait on transfers keyed earlier.
  * `queue` holds 2·tile + (1 for a drain) per transfer, `queueBytes` what each moves.
  *
- * With `periodic` (column folds of `cycles` stall-free cycles each), it also compares its relative
- * state where the keys of column folds `at` and `at + 1` begin (see periodicPlan for why that state is
- * all the rest of the run depends on) and, when they are equal, returns the stall one such column fold adds.
+ * With `checkpoints` (sorted by `at`), it records its state relative to each checkpoint where the
+ * keys from `at` on begin (see periodicPlan for why that state is all the rest of the run depends on),
+ * and whether a value from outside that state ever decided a max() after it (then `valid` is false).
  */
 function solveStalls(
   table: TileTable,
@@ -676,8 +735,10 @@ function solveStalls(
   queueBytes: ArrayLike<number>,
   computeCycles: number,
   bytesPerCycle: number,
-  periodic?: { cycles: number; from: number; to: number },
-): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number; repeatsAt?: number; stallPerPeriod?: number } {
+  checkpoints: readonly Checkpoint[] = [],
+  /** Called after each checkpoint's state is recorded; false stops the solve (the result is then undefined). */
+  keepGoing: (states: readonly CheckpointState[]) => boolean = () => true,
+): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number; checkpoints?: CheckpointState[] } | undefined {
   const n = table.count;
   const fillEnd = new Float64Array(n).fill(NaN);
   const drainEnd = new Float64Array(n).fill(NaN);
@@ -686,17 +747,27 @@ function solveStalls(
   const stallAfter = new Float64Array(n);
   let resolved = 0;
   let stall = 0;
-  // For `periodic`: in column fold j's stretch of the queue nothing may read state older than column
-  // fold j − 3, the oldest one its snapshot holds; `lastBadPeriod` is the latest stretch that did.
-  let floor = -Infinity;
-  let period = -1;
-  let lastBadPeriod = -1;
-  const read = (cycle: number): void => {
-    if (cycle < floor) lastBadPeriod = period;
+  // For checkpoints: `states.length` of them are recorded; a fill or drain end computed after k of them
+  // (fillEpoch, drainEpoch) is in the state of, or shifted along with, the first k.
+  const states: CheckpointState[] = [];
+  const fillEpoch = new Int32Array(n);
+  const drainEpoch = new Int32Array(n);
+  // Where the value actual() or release() last returned comes from: a time of the array at stall-free
+  // cycle `origin` (since < 0; in a checkpoint's state from its floor on), or the fill or drain end of the
+  // tile first accessed at `origin`, computed after `since` checkpoints (in the state of the ones before
+  // it, shifted along; of the others, only when the tile is in their window).
+  let origin = 0;
+  let since = -1;
+  /** The value decided a max() after the checkpoints recorded so far: the ones whose state does not hold it are invalid. */
+  const binding = (from: number, after: number): void => {
+    for (let c = Math.max(0, after); c < states.length; c++) {
+      if (from < checkpoints[c].floor || (after >= 0 && from >= checkpoints[c].end)) states[c].valid = false;
+    }
   };
 
   const actual = (t: number): number => {
-    read(t);
+    origin = t;
+    since = -1;
     // Stall accumulated at the needs at or before t (binary search over the resolved prefix).
     const lo = resolvedAtOrBefore(t);
     return t + (lo === 0 ? 0 : stallAfter[lo - 1]);
@@ -713,8 +784,9 @@ function solveStalls(
   };
   const release = (id: number): number => {
     if (table.drainBytes[id] > 0) {
-      read(table.first[id]);
       if (Number.isNaN(drainEnd[id])) throw new Error('memory plan: a half is reused before its drain was queued');
+      origin = table.first[id];
+      since = drainEpoch[id];
       return drainEnd[id];
     }
     return actual(table.last[id]) + 1;
@@ -722,13 +794,20 @@ function solveStalls(
   const resolveUpTo = (k: number): void => {
     while (resolved < n && table.first[needs[resolved]] <= k) {
       const id = needs[resolved];
-      read(table.first[id]);
+      // A need outside a checkpoint's window resolved after it: not in its state.
+      if (states.length > 0) binding(table.first[id], -1);
       let ready = 0;
-      if (table.fillBytes[id] > 0) ready = fillEnd[id];
-      else if (table.prev[id] >= 0) ready = release(table.prev[id]);
+      if (table.fillBytes[id] > 0) {
+        ready = fillEnd[id];
+        origin = table.first[id];
+        since = fillEpoch[id];
+      } else if (table.prev[id] >= 0) ready = release(table.prev[id]);
       if (Number.isNaN(ready)) throw new Error('memory plan: a tile is needed before its fill was queued');
       const at = table.first[id] + stall;
-      if (ready > at) stall += ready - at;
+      if (ready > at) {
+        stall += ready - at;
+        binding(origin, since);
+      }
       needCycle[resolved] = table.first[id];
       stallAfter[resolved] = stall;
       resolved++;
@@ -736,54 +815,64 @@ function solveStalls(
   };
 
   let portFree = 0;
-  // The periodic comparison: the state where the keys of each column fold from `from` on begin.
-  const snapshots: { state: number[] | undefined; stall: number }[] = [];
-  let latestStarted = -Infinity;
-  const byColFold: number[][] = [];
-  if (periodic !== undefined) {
-    for (let id = 0; id < n; id++) {
-      const c = Math.floor(table.first[id] / periodic.cycles);
-      if (c >= 0 && c < periodic.to + 2) (byColFold[c] ??= []).push(id);
-    }
-  }
-  const snapshot = (j: number, cycles: number): void => {
-    const start = j * cycles;
-    const shift = start + stall;
-    period = j;
-    floor = start - 3 * cycles;
-    // A snapshot holds column folds j − 3 … j + 1: none after them may have started.
-    if (latestStarted >= start + 2 * cycles) {
-      snapshots[j] = { state: undefined, stall };
-      return;
-    }
-    const oldest = resolvedAtOrBefore(floor - 1);
+  const snapshot = (cp: Checkpoint): void => {
+    const shift = cp.at + stall;
+    const oldest = resolvedAtOrBefore(cp.floor - 1);
     const state = [portFree - shift, resolved - oldest, oldest === 0 ? -Infinity : stallAfter[oldest - 1] - stall];
-    for (let i = oldest; i < resolved; i++) state.push(needCycle[i] - start, stallAfter[i] - stall);
-    for (let c = j - 3; c <= j + 1; c++) {
-      for (const id of byColFold[c] ?? []) state.push(table.buffer[id], fillEnd[id] - shift, drainEnd[id] - shift);
+    for (let i = oldest; i < resolved; i++) state.push(needCycle[i] - cp.at, stallAfter[i] - stall);
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (table.first[needs[mid]] < cp.floor) lo = mid + 1;
+      else hi = mid;
     }
-    snapshots[j] = { state, stall };
+    for (let i = lo; i < n && table.first[needs[i]] < cp.end; i++) {
+      const id = needs[i];
+      // A fill end is read only by its tile's first access: once that is resolved, it no longer matters.
+      state.push(table.buffer[id], i < resolved ? Infinity : fillEnd[id] - shift, drainEnd[id] - shift);
+    }
+    states.push({ state, stall, valid: true });
   };
-  let boundary = periodic?.from ?? Infinity;
   for (let q = 0; q < queue.length; q++) {
     const id = queue[q] >> 1;
     const drain = (queue[q] & 1) === 1;
     const key = drain ? table.last[id] : fillKey(table, id);
-    while (periodic !== undefined && boundary <= periodic.to && key >= boundary * periodic.cycles) snapshot(boundary++, periodic.cycles);
-    latestStarted = Math.max(latestStarted, table.first[id]);
-    let ready: number;
-    if (!drain) {
-      resolveUpTo(key);
-      ready = table.prev[id] < 0 ? 0 : release(table.prev[id]);
-      if (table.fillAfter[id] >= 0) ready = Math.max(ready, actual(table.first[table.fillAfter[id]]) + 1);
-    } else {
-      resolveUpTo(key);
+    while (states.length < checkpoints.length && key >= checkpoints[states.length].at) {
+      snapshot(checkpoints[states.length]);
+      if (!keepGoing(states)) return undefined;
+    }
+    resolveUpTo(key);
+    // What the transfer waits for besides the port: up to two values, each checked for binding.
+    let ready = 0;
+    if (drain) {
       ready = actual(table.last[id]) + 1;
+      if (ready > portFree) binding(origin, since);
+    } else {
+      let other = -Infinity;
+      let otherFrom = 0;
+      let otherSince = -1;
+      if (table.prev[id] >= 0) {
+        other = release(table.prev[id]);
+        otherFrom = origin;
+        otherSince = since;
+      }
+      if (table.fillAfter[id] >= 0) {
+        ready = actual(table.first[table.fillAfter[id]]) + 1;
+        if (ready > portFree && ready >= other) binding(origin, since);
+      }
+      if (other > portFree && other >= ready) binding(otherFrom, otherSince);
+      ready = Math.max(ready, other, 0);
     }
     const start = Math.max(portFree, ready);
     portFree = start + transferCycles(queueBytes[q], bytesPerCycle);
-    if (drain) drainEnd[id] = portFree;
-    else fillEnd[id] = portFree;
+    if (drain) {
+      drainEnd[id] = portFree;
+      drainEpoch[id] = states.length;
+    } else {
+      fillEnd[id] = portFree;
+      fillEpoch[id] = states.length;
+    }
   }
   resolveUpTo(Infinity);
   // The initial fill is the stall at the first cycle that touches memory.
@@ -793,14 +882,21 @@ function solveStalls(
   const arrayEnd = computeCycles + stall;
   const totalCycles = Math.max(arrayEnd, portFree);
   const timing = { totalCycles, initialFillCycles, finalDrainCycles: totalCycles - arrayEnd };
-  if (periodic === undefined) return timing;
-  // The first column fold j whose state the next one repeats, with nothing from j on reading outside its window.
-  for (let j = Math.max(periodic.from, lastBadPeriod + 1); j < periodic.to; j++) {
-    const x = snapshots[j]?.state;
-    const y = snapshots[j + 1]?.state;
-    if (x !== undefined && y !== undefined && sameState(x, y)) return { ...timing, repeatsAt: j, stallPerPeriod: snapshots[j + 1].stall - snapshots[j].stall };
-  }
-  return timing;
+  return checkpoints.length === 0 ? timing : { ...timing, checkpoints: states };
+}
+
+/** Where solveStalls records its state: at the first transfer keyed at or after `at`, holding the tiles first accessed in [floor, end). */
+interface Checkpoint {
+  at: number;
+  floor: number;
+  end: number;
+}
+
+interface CheckpointState {
+  state: number[] | undefined;
+  stall: number;
+  /** No value outside the state decided a max() after the checkpoint. */
+  valid: boolean;
 }
 
 function sameState(x: number[], y: number[]): boolean {

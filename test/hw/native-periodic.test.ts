@@ -1,7 +1,8 @@
 /**
  * The periodic shortcut of simulateGemm (periodicPlan in src/hw/native.ts: plan a GEMM shortened to a
- * few column folds, and when the solver's state repeats from one middle column fold to the next,
- * multiply) against the plain one-pass solver over every tile ({ exhaustive: true }).
+ * few row folds per column fold and a few column folds, and when the solver's state repeats from one
+ * middle row fold, or column fold, to the next, multiply) against the plain one-pass solver over every
+ * tile ({ exhaustive: true }).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -63,6 +64,41 @@ describe('periodic shortcut of the native model', () => {
       { numRuns: 500, seed: 20261123 },
     );
     expect(longEnough).toBeGreaterThan(50);
+  });
+
+  test('equals the plain one-pass solver on 400 random shapes with many row folds (and often many column folds)', () => {
+    // At least 27 row folds (3 × the shortened GEMM's 9) in every case: the row shortcut is tried first.
+    let both = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          rows: fc.integer({ min: 1, max: 8 }),
+          cols: fc.integer({ min: 1, max: 8 }),
+          rowFolds: fc.integer({ min: 27, max: 50 }),
+          colFolds: fc.integer({ min: 1, max: 20 }),
+          lastRows: fc.integer({ min: 1, max: 8 }),
+          lastCols: fc.integer({ min: 1, max: 8 }),
+          temporal: fc.integer({ min: 1, max: 60 }),
+          dataflow: fc.constantFrom<Dataflow>('os', 'ws', 'is'),
+          ifmap: fc.integer({ min: 8, max: 8192 }),
+          filter: fc.integer({ min: 8, max: 8192 }),
+          ofmap: fc.integer({ min: 16, max: 16384 }),
+          bytesPerCycle: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.double({ min: 0.25, max: 40, noNaN: true }), fc.constant(Infinity)),
+        }),
+        (p) => {
+          const arch = smallArch(p.rows, p.cols, p.dataflow, p, p.bytesPerCycle);
+          const spatialRows = (p.rowFolds - 1) * p.rows + Math.min(p.lastRows, p.rows);
+          const spatialCols = (p.colFolds - 1) * p.cols + Math.min(p.lastCols, p.cols);
+          const dims = { os: ['m', 'n', 'k'], ws: ['k', 'n', 'm'], is: ['k', 'm', 'n'] }[p.dataflow];
+          const gemm = { [dims[0]]: spatialRows, [dims[1]]: spatialCols, [dims[2]]: p.temporal } as { m: number; k: number; n: number };
+          const fast = outcome(arch, gemm, false);
+          expect(fast).toEqual(outcome(arch, gemm, true));
+          if (typeof fast === 'object' && fast !== null && (fast as { colFolds: number }).colFolds > 9) both++;
+        },
+      ),
+      { numRuns: 400, seed: 20261124 },
+    );
+    expect(both).toBeGreaterThan(50);
   });
 
   test('equals the plain one-pass solver on every DeiT-B GEMM shape on every shipped preset', () => {

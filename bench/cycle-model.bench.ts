@@ -5,12 +5,10 @@
  * SCALE-Sim's own seconds for that layer. Goal: at least 100,000× faster, i.e. microseconds per layer.
  * Each time is the best of several batches, because the machine is shared and noise only slows.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { loadScaleSimConfig, simulateScaleSim, type ScaleSimConfig } from '../src/hw/scalesim/index.js';
+import { simulateScaleSim, type ScaleSimConfig } from '../src/hw/scalesim/index.js';
+import { referenceRows } from '../test/fixtures/scalesim/reference.js';
 import type { Gemm } from '../src/hw/gemm.js';
 
-const FIXTURES = fileURLToPath(new URL('../test/fixtures/scalesim/', import.meta.url));
 const GOAL = 100_000;
 
 interface Layer {
@@ -46,24 +44,12 @@ export async function run(): Promise<void> {
 }
 
 function referenceLayers(): Layer[] {
-  const [header, ...lines] = readFileSync(`${FIXTURES}reference.csv`, 'utf8').trim().split('\n');
-  const columns = header.split(',');
-  const configs = new Map<string, ScaleSimConfig>();
-  return lines.map((line) => {
-    const values = line.split(',');
-    const row = Object.fromEntries(columns.map((c, i) => [c, values[i]]));
-    let config = configs.get(row.config);
-    if (!config) {
-      config = loadScaleSimConfig(`${FIXTURES}configs/${row.config}.cfg`);
-      configs.set(row.config, config);
-    }
-    return {
-      name: `${row.config} ${row.model} ${row.layer}`,
-      config,
-      gemm: { m: Number(row.M), k: Number(row.K), n: Number(row.N) },
-      scaleSimSeconds: Number(row.wall_s),
-    };
-  });
+  return referenceRows().map(({ row, config, gemm }) => ({
+    name: `${row.config} ${row.model} ${row.layer}`,
+    config,
+    gemm,
+    scaleSimSeconds: Number(row.wall_s),
+  }));
 }
 
 /** Best of 5 batches, each long enough (≥ 5 ms) for the timer to be meaningful. */

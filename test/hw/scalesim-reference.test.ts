@@ -2,14 +2,11 @@
  * vitsim's SCALE-Sim view against SCALE-Sim v2 itself: every figure of 237 reference runs
  * (test/fixtures/scalesim, see PROVENANCE.md there) must come out identical.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadScaleSimConfig, type ScaleSimConfig } from '../../src/hw/scalesim/config.js';
+import type { ScaleSimConfig } from '../../src/hw/scalesim/config.js';
 import { simulateScaleSim, type ScaleSimResult } from '../../src/hw/scalesim/model.js';
 import { loadTopology } from '../../src/hw/scalesim/topology.js';
-
-const FIXTURES = fileURLToPath(new URL('../fixtures/scalesim/', import.meta.url));
+import { referenceRows, SCALESIM_FIXTURES as FIXTURES } from '../fixtures/scalesim/reference.js';
 
 interface ReferenceRun {
   row: Record<string, string>;
@@ -18,20 +15,7 @@ interface ReferenceRun {
 }
 
 function loadReference(): ReferenceRun[] {
-  const [header, ...lines] = readFileSync(`${FIXTURES}reference.csv`, 'utf8').trim().split('\n');
-  const columns = header.split(',');
-  const configs = new Map<string, ScaleSimConfig>();
-  return lines.map((line) => {
-    const values = line.split(',');
-    const row = Object.fromEntries(columns.map((c, i) => [c, values[i]]));
-    let config = configs.get(row.config);
-    if (!config) {
-      config = loadScaleSimConfig(`${FIXTURES}configs/${row.config}.cfg`);
-      configs.set(row.config, config);
-    }
-    const result = simulateScaleSim(config, { m: Number(row.M), k: Number(row.K), n: Number(row.N) });
-    return { row, config, result };
-  });
+  return referenceRows().map(({ row, config, gemm }) => ({ row, config, result: simulateScaleSim(config, gemm) }));
 }
 
 const runs = loadReference();

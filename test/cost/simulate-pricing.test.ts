@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/config/errors.js';
 import { actionCounts, designComponents, designTechnology, priceSimulation, SRAM_PORT_BITS } from '../../src/cost/simulation.js';
 import { DRAM, NOISE_ADDER, PE_ARRAY, THRESHOLD_UNIT, TWIN_UNIFORM, VECTOR_UNIT } from '../../src/cost/price.js';
 import { loadArch } from '../../src/hw/arch-file.js';
@@ -9,18 +8,10 @@ import { uniformBits } from '../../src/trace/bits.js';
 import { buildTrace } from '../../src/trace/build.js';
 import type { GemmOp } from '../../src/trace/ops.js';
 import { loadWorkload } from '../../src/trace/workload.js';
+import { refusal } from '../refusal.js';
 
 const deitT = buildTrace(loadWorkload('deit-t'), { bits: uniformBits(8, 8) });
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserError) return err.message;
-    throw err;
-  }
-  throw new Error('accepted');
-}
 
 describe('pricing a simulation', () => {
   const arch = loadArch('mid-32x32');

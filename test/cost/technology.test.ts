@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/config/errors.js';
 import { NODES } from '../../src/cost/tables.js';
 import { nodeScaling, quadratic } from '../../src/cost/technology.js';
+import { refusal } from '../refusal.js';
 
 // Factors from ../shared/reference/energy-area.md, "Technology scaling from 45 nm (Stillmaker & Baas, Integration 58, 2017)".
 const TABULATED: [number, number, number][] = [
@@ -15,15 +15,6 @@ const TABULATED: [number, number, number][] = [
   [7, 0.059, 0.056],
 ];
 
-function refusal(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UserError);
-    return (err as UserError).message;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('technology scaling', () => {
   it('scaling 45 → 7 nm multiplies energy and area by the tabulated factors, and so does every other paper node', () => {

@@ -10,6 +10,7 @@ import { UserError } from '../../src/config/errors.js';
 import { parseScaleSimConfig, type ScaleSimConfig } from '../../src/hw/scalesim/config.js';
 import { simulateScaleSim } from '../../src/hw/scalesim/model.js';
 import { parseTopology } from '../../src/hw/scalesim/topology.js';
+import { refusal } from '../refusal.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/scalesim/', import.meta.url));
 const CONFIG_TEXT = readFileSync(`${FIXTURES}configs/a32_ws_user.cfg`, 'utf8');
@@ -28,15 +29,6 @@ function acceptedOrRefused<T>(parse: () => T, file: string): T | UserError {
   }
 }
 
-function refusal(parse: () => unknown): string {
-  try {
-    parse();
-  } catch (err) {
-    if (err instanceof UserError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** Text edits a person (or a bad merge) might make: delete, insert, replace a span; drop, repeat or swap lines. */
 const mutation = fc.oneof(

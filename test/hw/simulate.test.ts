@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/config/errors.js';
 import { archPresets, loadArch } from '../../src/hw/arch-file.js';
 import type { Accelerator } from '../../src/hw/arch.js';
 import { simulateGemm } from '../../src/hw/native.js';
@@ -9,18 +8,10 @@ import { buildTrace } from '../../src/trace/build.js';
 import type { GemmOp, Op } from '../../src/trace/ops.js';
 import type { Trace } from '../../src/trace/trace.js';
 import { loadWorkload } from '../../src/trace/workload.js';
+import { refusal } from '../refusal.js';
 
 const deitS = buildTrace(loadWorkload('deit-s'), { bits: uniformBits(8, 8) });
 
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof UserError) return err.message;
-    throw err;
-  }
-  throw new Error('accepted');
-}
 
 /** DeiT-S with the ops changed by `edit` (a trace the quantizer would write). */
 function edited(edit: (op: Op) => Op): Trace {

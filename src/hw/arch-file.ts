@@ -4,11 +4,11 @@
  * Optional fields get the defaults below (the schema's descriptions state the same ones), and the
  * parsed design lists which fields were defaulted, so `vitsim arch` can show them: never a silent default.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { UserError } from '../config/errors.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
+import { presetNames, resolvePreset } from '../config/presets.js';
 import { parseQuantity } from '../config/units.js';
 import type { Accelerator, Activations, Dataflow, DramType, Overlap, PeKind, VectorWork } from './arch.js';
 
@@ -67,10 +67,7 @@ export const ARCH_DEFAULTS = {
 
 /** Names of the presets shipped in arch/. */
 export function archPresets(): string[] {
-  return readdirSync(ARCH_DIR)
-    .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
-    .map((f) => f.replace(/\.json$/, ''))
-    .sort();
+  return presetNames(ARCH_DIR);
 }
 
 /** Loads a design from a file path, or from a preset name (`tpu-v1`, `edge-16x16`, …). */
@@ -158,9 +155,8 @@ function archSchema(): object {
 }
 
 function resolveArchPath(fileOrPreset: string): string {
-  if (existsSync(fileOrPreset) || /[/\\]|\.json$/.test(fileOrPreset)) return fileOrPreset;
-  const preset = join(ARCH_DIR, `${fileOrPreset}.json`);
-  if (existsSync(preset)) return preset;
+  const file = resolvePreset(ARCH_DIR, fileOrPreset);
+  if (file !== undefined) return file;
   throw new UserError(`arch "${fileOrPreset}" is neither a file nor a preset (presets: ${archPresets().join(', ')})`);
 }
 

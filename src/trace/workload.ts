@@ -3,10 +3,10 @@
  * list the ops of an inference without any weights. A bare name such as `deit-s` means the shipped
  * description; anything that looks like a path is read as a file.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { UserError } from '../config/errors.js';
+import { presetNames, resolvePreset } from '../config/presets.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
 
 /** The shipped descriptions and both published schemas (workload, trace) live in workloads/. */
@@ -60,10 +60,7 @@ export type Workload = VitWorkload | SwinWorkload;
 
 /** Names of the descriptions shipped in workloads/. */
 export function workloadNames(): string[] {
-  return readdirSync(WORKLOADS_DIR)
-    .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
-    .map((f) => f.replace(/\.json$/, ''))
-    .sort();
+  return presetNames(WORKLOADS_DIR);
 }
 
 /** Loads a description from a file path or a shipped name (`deit-s`, `swin-t`, …). */
@@ -134,8 +131,7 @@ function workloadSchema(): object {
 }
 
 function resolveWorkloadPath(fileOrName: string): string {
-  if (existsSync(fileOrName) || /[/\\]|\.json$/.test(fileOrName)) return fileOrName;
-  const shipped = join(WORKLOADS_DIR, `${fileOrName}.json`);
-  if (existsSync(shipped)) return shipped;
+  const file = resolvePreset(WORKLOADS_DIR, fileOrName);
+  if (file !== undefined) return file;
   throw new UserError(`model "${fileOrName}" is neither a workload file nor a shipped description (shipped: ${workloadNames().join(', ')})`);
 }

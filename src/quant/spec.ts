@@ -139,7 +139,16 @@ export interface QuantizedViT {
   floatParams: ViTParams;
   /** Keyed by op name, in forward order. */
   ops: Map<string, QuantOp>;
+  /**
+   * Quantizers of the residual stream, 2·depth + 1 of them: [0] after the position embedding, then after
+   * each block's attention add and MLP add. Signed 16-bit per-tensor, as I-ViT keeps the residual stream,
+   * so LayerNorm sees an integer input in the integer engine and the same rounding in fake-quant.
+   */
+  residual: UniformQuant[];
 }
+
+/** Width of the residual-stream quantizers. */
+export const RESIDUAL_BITS = 16;
 
 /** The op names of a model with this config, in forward order. */
 export function quantOpNames(config: ViTConfig): string[] {

@@ -208,9 +208,25 @@ export function vitForward(
 }
 
 /**
+ * Gradient of the loss w.r.t. the output of one matrix product, named as the trace's GEMM ops:
+ *   patch_embed.proj      [B·Np, D]       patch embeddings before the class token and pos_embed
+ *   blocks.N.attn.qkv     [B·T, 3D]
+ *   blocks.N.attn.pv      [B·T, D]        P·V with the heads merged (= input of attn.proj)
+ *   blocks.N.attn.proj    [B·T, D]
+ *   blocks.N.mlp.fc1      [B·T, hidden]   before GELU
+ *   blocks.N.mlp.fc2      [B·T, D]
+ *   head                  [B, numClasses]
+ * (Q·Kᵀ's gradient follows from attn.pv's through the softmax; the backward never forms it per op.)
+ * The array is the backward's scratch: valid only during the call, copy what you keep. PTQ4ViT's
+ * Hessian-guided metric weights each layer's output error by the square of these.
+ */
+export type OutputGradientSink = (op: string, grad: Float32Array) => void;
+
+/**
  * Back-propagates dLogits [B, numClasses] (e.g. softmaxCrossEntropy's) through the forward that kept
  * `activations`, adding every parameter's gradient into `grads` (same names and shapes as params;
- * zero it first, or let it accumulate over micro-batches).
+ * zero it first, or let it accumulate over micro-batches). `onOutputGradient`, when given, also sees
+ * the gradient w.r.t. each matrix product's output (see OutputGradientSink); it changes nothing else.
  */
 export function vitBackward(
   config: ViTConfig,
@@ -218,6 +234,7 @@ export function vitBackward(
   activations: ViTActivations,
   dLogits: Float32Array,
   grads: ViTParams,
+  onOutputGradient?: OutputGradientSink,
 ): void {
   checkConfig(config);
   checkTensors(config, params, 'params');
@@ -240,6 +257,7 @@ export function vitBackward(
 
   // head and final norm, on the class tokens only.
   const dClsNormed = scratchBuffer('backward.dClsNormed', batch * d);
+  onOutputGradient?.('head', dLogits);
   linearBackward(activations.clsNormed, p('head.weight'), dLogits, dClsNormed, g('head.weight'), g('head.bias'), batch, d, config.numClasses);
   const clsRows = scratchBuffer('backward.clsRows', batch * d);
   for (let b = 0; b < batch; b++) clsRows.set(activations.output.subarray(b * t * d, b * t * d + d), b * d);
@@ -259,14 +277,19 @@ export function vitBackward(
     const pre = `blocks.${i}.`;
     const a = activations.blocks[i];
     // x_out = afterAttn + fc2(gelu(fc1(norm2(afterAttn))))
+    onOutputGradient?.(pre + 'mlp.fc2', dx);
     linearBackward(a.geluOut, p(pre + 'mlp.fc2.weight'), dx, dHidden, g(pre + 'mlp.fc2.weight'), g(pre + 'mlp.fc2.bias'), m, hidden, d);
     geluBackwardFromSlope(a.geluSlope, dHidden, dFc1Out, m * hidden);
+    onOutputGradient?.(pre + 'mlp.fc1', dFc1Out);
     linearBackward(a.norm2Out, p(pre + 'mlp.fc1.weight'), dFc1Out, dNorm, g(pre + 'mlp.fc1.weight'), g(pre + 'mlp.fc1.bias'), m, d, hidden);
     layerNormBackward(a.afterAttn, p(pre + 'norm2.weight'), a.norm2Mean, a.norm2Rstd, dNorm, dResidual, g(pre + 'norm2.weight'), g(pre + 'norm2.bias'), m, d);
     for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
     // afterAttn = input + proj(attention(qkv(norm1(input))))
+    onOutputGradient?.(pre + 'attn.proj', dx);
     linearBackward(a.attnOut, p(pre + 'attn.proj.weight'), dx, dAttnOut, g(pre + 'attn.proj.weight'), g(pre + 'attn.proj.bias'), m, d, d);
+    onOutputGradient?.(pre + 'attn.pv', dAttnOut);
     attentionBackward(a.qkv, a.attnProbs, dAttnOut, dQkv, attnShape);
+    onOutputGradient?.(pre + 'attn.qkv', dQkv);
     linearBackward(a.norm1Out, p(pre + 'attn.qkv.weight'), dQkv, dNorm, g(pre + 'attn.qkv.weight'), g(pre + 'attn.qkv.bias'), m, d, 3 * d);
     layerNormBackward(a.input, p(pre + 'norm1.weight'), a.norm1Mean, a.norm1Rstd, dNorm, dResidual, g(pre + 'norm1.weight'), g(pre + 'norm1.bias'), m, d);
     for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
@@ -285,6 +308,7 @@ export function vitBackward(
     dEmbedded.set(dx.subarray((b * t + 1) * d, (b + 1) * t * d), b * np * d);
   }
   const patchShape: PatchShape = { batch, channels: config.inChans, imgSize: config.imgSize, patchSize: config.patchSize };
+  onOutputGradient?.('patch_embed.proj', dEmbedded);
   patchEmbedBackward(activations.patches, p('patch_embed.proj.weight'), dEmbedded, g('patch_embed.proj.weight'), g('patch_embed.proj.bias'), patchShape, d);
 }
 

@@ -1,19 +1,121 @@
 /**
- * The exact integer GEMM the integer engine calls: same result as intGemmReference, bit for bit.
+ * The exact integer GEMM the integer engine calls: same result as intGemmReference, bit for bit,
+ * but run by the WebAssembly SIMD kernel in src/kernels/assembly/int-gemm.ts (compiled to
+ * build/wasm/int-gemm.wasm by `npm run build:wasm`).
  *
  *   c[m,n] = Σ_k op(a)[m,k] · op(b)[k,n]      row-major; transA: a is [K,M]; transB: b is [N,K]
  *
- * Operands are integers of at most 16 bits; c is float64 holding exact integers.
- * (First version: the reference loop; the WebAssembly kernel follows.)
+ * Operands are integers of at most 16 bits (Int16Array); c is float64 holding exact integers.
+ * The kernel accumulates in i32 lanes over k blocks short enough that no block sum can leave i32
+ * given this call's largest operand magnitudes, and adds the blocks in float64, which is exact
+ * while |c| < 2^53. When k·max|a|·max|b| ≥ 2^53 that is no longer guaranteed and the product is
+ * summed in BigInt instead (see intGemmBigInt): k past 2^23 at full 16 bits, far from any ViT.
+ *
+ * As with the float kernel, operands are copied into the wasm linear memory and c is copied back,
+ * and each thread that imports this module gets its own instance and memory.
  */
-import { intGemmReference, type IntGemmShape } from './int-gemm-reference.js';
+import { readFileSync } from 'node:fs';
+import { EXACT_LIMIT, intGemmBigInt, intGemmReference, maxMagnitude, type IntGemmShape } from './int-gemm-reference.js';
 
 export type { IntGemmShape } from './int-gemm-reference.js';
 export { intGemmReference } from './int-gemm-reference.js';
 
+/** Below this many multiply-adds the reference loop wins (copies, packing and the call cost more). */
+const SMALL_MACS = 512;
+
+/** Largest value an i32 lane holds: a k block's sum must stay within it (wrapping on the way is fine). */
+const I32_MAX = 2 ** 31 - 1;
+
 export function intGemm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): void {
   checkShape(a, b, c, shape);
-  intGemmReference(a, b, c, shape);
+  if (shape.m * shape.k * shape.n < SMALL_MACS) intGemmReference(a, b, c, shape);
+  else dispatch(a, b, c, shape);
+}
+
+/** The wasm kernel whatever the size (intGemm picks it for all but tiny products); tests and bench call it directly. */
+export function intGemmWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): void {
+  checkShape(a, b, c, shape);
+  dispatch(a, b, c, shape);
+}
+
+function dispatch(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): void {
+  const { m, k, n } = shape;
+  const magnitude = maxMagnitude(a, m * k) * maxMagnitude(b, k * n);
+  if (k * magnitude >= EXACT_LIMIT) intGemmBigInt(a, b, c, shape);
+  else runWasm(a, b, c, shape, magnitude === 0 ? I32_MAX : Math.floor(I32_MAX / magnitude));
+}
+
+/** `blockK`: the longest run of k whose sum fits an i32 lane, blockK·max|a|·max|b| ≤ 2^31 − 1. */
+function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape, blockK: number): void {
+  const { m, k, n, transA = false, transB = false } = shape;
+  const kernel = instance();
+  const aPtr = kernel.base;
+  const bPtr = aPtr + align(m * k * 2);
+  const cPtr = bPtr + align(k * n * 2);
+  const scratch = cPtr + align(m * n * 8);
+  reserve(kernel, scratch + kernel.exports.scratchBytes(n));
+  kernel.i16.set(a.subarray(0, m * k), aPtr >>> 1);
+  kernel.i16.set(b.subarray(0, k * n), bPtr >>> 1);
+  kernel.exports.intGemm(aPtr, bPtr, cPtr, m, k, n, transA ? 1 : 0, transB ? 1 : 0, Math.min(blockK, I32_MAX), scratch);
+  c.set(kernel.f64.subarray(cPtr >>> 3, (cPtr >>> 3) + m * n));
+}
+
+/**
+ * The slice of the WebAssembly JS API used here. The project compiles against lib ES2022 without
+ * DOM, and @types/node 20 does not declare the WebAssembly global, so it is typed locally.
+ */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+interface KernelExports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  scratchBytes(n: number): number;
+  intGemm(
+    a: number, b: number, c: number, m: number, k: number, n: number,
+    transA: number, transB: number, blockK: number, scratch: number,
+  ): void;
+}
+
+interface Kernel {
+  exports: KernelExports;
+  /** First byte the host may use: everything below belongs to the AssemblyScript runtime. */
+  base: number;
+  /** Views of the whole memory, rebuilt whenever the memory grows (growing detaches the old ones). */
+  i16: Int16Array;
+  f64: Float64Array;
+}
+
+let loaded: Kernel | undefined;
+
+/** Instantiated on first use, so importing this module costs nothing for code that never multiplies. */
+function instance(): Kernel {
+  if (loaded) return loaded;
+  const url = new URL('../../build/wasm/int-gemm.wasm', import.meta.url);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(url);
+  } catch (cause) {
+    throw new Error(`${url.pathname} is missing: run \`npm run build:wasm\` to compile the integer GEMM kernel`, { cause });
+  }
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as KernelExports;
+  const buffer = exports.memory.buffer;
+  loaded = { exports, base: align(exports.heapBase()), i16: new Int16Array(buffer), f64: new Float64Array(buffer) };
+  return loaded;
+}
+
+function reserve(kernel: Kernel, bytes: number): void {
+  const memory = kernel.exports.memory;
+  if (memory.buffer.byteLength < bytes) {
+    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+  }
+  if (kernel.i16.buffer !== memory.buffer) {
+    kernel.i16 = new Int16Array(memory.buffer);
+    kernel.f64 = new Float64Array(memory.buffer);
+  }
 }
 
 function checkShape(a: Int16Array, b: Int16Array, c: Float64Array, { m, k, n }: IntGemmShape): void {
@@ -27,4 +129,9 @@ function checkShape(a: Int16Array, b: Int16Array, c: Float64Array, { m, k, n }: 
 
 function isCount(x: number): boolean {
   return Number.isInteger(x) && x >= 0;
+}
+
+/** 64-byte alignment: v128 loads never straddle a cache line. */
+function align(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }

@@ -1,0 +1,283 @@
+// Exact integer GEMM in WebAssembly SIMD (AssemblyScript), the fast twin of
+// src/kernels/int-gemm-reference.ts.
+//
+//   c[m,n] = Σ_k op(a)[m,k] · op(b)[k,n]      a, b: i16, row-major, op(x) = x or xᵀ; c: f64
+//
+// The multiply is i32x4.dot_i16x8_s (x64: pmaddwd): each i32 lane gets a[k]·b[k] + a[k+1]·b[k+1],
+// so one instruction does eight multiply-adds. The operands are packed so that the two k values of
+// a pair sit next to each other: a row's pair is one i32 that a splat load spreads over the four
+// lanes, and a packed b vector holds the pairs of four columns.
+//
+// Exactness: the lanes add in i32, which wraps. Two's-complement wrapping is addition modulo 2^32,
+// so a lane's final value is still right as long as the true sum of its block lies in i32 (its
+// partial sums may wrap on the way). The host therefore passes `blockK`, the longest run of k whose
+// sum provably fits: blockK·max|a|·max|b| ≤ 2^31 − 1. After each k block the lanes are converted to
+// f64 and added into c, exact while |c| < 2^53 (the host checks k·max|a|·max|b| < 2^53 first).
+//
+// Scheme (as src/kernels/assembly/gemm.ts):
+//   for each k block of kc ≤ min(KC, blockK):  pack op(b)[kc, n] into panels [n/NR][kc/2][NR][2]
+//     for each row panel MR:                   pack op(a)[MR, kc] into [kc/2][MR][2]
+//       for each column panel:                 MR×NR tile in MR·NR/4 i32x4 accumulators, k innermost
+// An odd k block is padded with a zero k in both packs. Edge tiles are zero-padded in the packs and
+// computed into a small f64 tile whose valid part is copied back; a last column panel at most 4
+// wide gets a 4×4 kernel so the padding wastes fewer lanes.
+//
+// The host (src/kernels/int-gemm.ts) owns the memory layout: it copies a, b to addresses it picks
+// above heapBase(), reserves c and a scratch area of scratchBytes(n) bytes.
+
+const MR: i32 = 4;   // rows per micro-tile: one splat load per row per k pair
+const NR: i32 = 8;   // columns per micro-tile: two v128 of pairs per row
+const KC: i32 = 512; // k values per block: a packed row panel (MR·KC·2 = 4 KiB) stays in L1
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Bytes of scratch `intGemm` needs for an n-column product: packed b, packed a, one f64 edge tile. */
+export function scratchBytes(n: i32): usize {
+  return (<usize>(KC * roundUp(n, NR) + MR * KC) << 1) + (<usize>(MR * NR) << 3);
+}
+
+export function intGemm(
+  a: usize, b: usize, c: usize,
+  m: i32, k: i32, n: i32,
+  transA: bool, transB: bool, blockK: i32,
+  scratch: usize,
+): void {
+  const packedB = scratch;
+  const packedA = packedB + (<usize>(KC * roundUp(n, NR)) << 1);
+  const tile = packedA + (<usize>(MR * KC) << 1);
+  if (k == 0) {
+    memory.fill(c, 0, <usize>(m * n) << 3);
+    return;
+  }
+  // Even blocks keep every pair full; a block of 1 (both operands at ±32768) still works, half empty.
+  let block = min(KC, blockK);
+  if (block > 1) block &= ~1;
+  const ldc = <usize>n << 3;
+  for (let pc = 0; pc < k; pc += block) {
+    const kc = min(block, k - pc);
+    const pairs = (kc + 1) >> 1;
+    // The first k block stores into c; later ones add to it.
+    const load = pc > 0;
+    packB(b, pc, kc, n, k, transB, packedB);
+    for (let ic = 0; ic < m; ic += MR) {
+      const mr = min(MR, m - ic);
+      packA(a, ic, pc, mr, kc, m, k, transA, packedA);
+      for (let jc = 0; jc < n; jc += NR) {
+        const nr = min(NR, n - jc);
+        const panel = packedB + (<usize>(jc * pairs) << 2);
+        const out = c + (<usize>(ic * n + jc) << 3);
+        if (mr == MR && nr == NR) {
+          micro(packedA, panel, out, ldc, pairs, load);
+        } else if (mr == MR && nr == NR / 2) {
+          microHalf(packedA, panel, out, ldc, pairs, load);
+        } else {
+          if (load) copyTile(tile, NR << 3, out, ldc, mr, nr);
+          if (nr <= NR / 2) microHalf(packedA, panel, tile, NR << 3, pairs, load);
+          else micro(packedA, panel, tile, NR << 3, pairs, load);
+          copyTile(out, ldc, tile, NR << 3, mr, nr);
+        }
+      }
+    }
+  }
+}
+
+/** The MR×NR micro-kernel: acc[r][0..7] += a[r][2p..2p+1] · b[2p..2p+1][0..7] for each pair p. */
+// @ts-ignore: decorator
+@inline
+function micro(pa: usize, pb: usize, pc: usize, ldc: usize, pairs: i32, load: bool): void {
+  let c00 = i32x4.splat(0), c01 = i32x4.splat(0);
+  let c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+  let c20 = i32x4.splat(0), c21 = i32x4.splat(0);
+  let c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  for (let p = 0; p < pairs; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let s = v128.load32_splat(pa);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, b0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, b1));
+    s = v128.load32_splat(pa, 4);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, b0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, b1));
+    s = v128.load32_splat(pa, 8);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, b0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, b1));
+    s = v128.load32_splat(pa, 12);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, b0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, b1));
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  const r1 = pc + ldc;
+  const r2 = r1 + ldc;
+  const r3 = r2 + ldc;
+  storeQuad(pc, c00, load); storeQuad(pc + 32, c01, load);
+  storeQuad(r1, c10, load); storeQuad(r1 + 32, c11, load);
+  storeQuad(r2, c20, load); storeQuad(r2 + 32, c21, load);
+  storeQuad(r3, c30, load); storeQuad(r3 + 32, c31, load);
+}
+
+/**
+ * The MR×(NR/2) kernel for a last column panel at most 4 wide (the 10-class head: 8 + 4 columns
+ * instead of 8 + 8; 17 attention columns: 8 + 8 + 4), so the padding wastes fewer lanes.
+ */
+// @ts-ignore: decorator
+@inline
+function microHalf(pa: usize, pb: usize, pc: usize, ldc: usize, pairs: i32, load: bool): void {
+  let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
+  for (let p = 0; p < pairs; p++) {
+    const b0 = v128.load(pb);
+    c0 = i32x4.add(c0, i32x4.dot_i16x8_s(v128.load32_splat(pa), b0));
+    c1 = i32x4.add(c1, i32x4.dot_i16x8_s(v128.load32_splat(pa, 4), b0));
+    c2 = i32x4.add(c2, i32x4.dot_i16x8_s(v128.load32_splat(pa, 8), b0));
+    c3 = i32x4.add(c3, i32x4.dot_i16x8_s(v128.load32_splat(pa, 12), b0));
+    pa += MR << 2;
+    pb += (NR / 2) << 2;
+  }
+  const r1 = pc + ldc;
+  const r2 = r1 + ldc;
+  const r3 = r2 + ldc;
+  storeQuad(pc, c0, load); storeQuad(r1, c1, load); storeQuad(r2, c2, load); storeQuad(r3, c3, load);
+}
+
+/** Four i32 lanes → four f64 at out, stored, or added to what is there (a later k block). */
+// @ts-ignore: decorator
+@inline
+function storeQuad(out: usize, acc: v128, load: bool): void {
+  let lo = f64x2.convert_low_i32x4_s(acc);
+  let hi = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3));
+  if (load) {
+    lo = f64x2.add(lo, v128.load(out));
+    hi = f64x2.add(hi, v128.load(out, 16));
+  }
+  v128.store(out, lo);
+  v128.store(out, hi, 16);
+}
+
+/**
+ * op(b)[pc..pc+kc, 0..n] → panels [n/NR][kc/2][NR][2] (k pairs adjacent), columns past n and a k
+ * past kc zero. A last panel at most NR/2 wide is packed NR/2 wide (see microHalf); panel jc still
+ * starts at pair-slot jc·pairs either way.
+ */
+function packB(b: usize, pc: i32, kc: i32, n: i32, k: i32, transB: bool, dst: usize): void {
+  const pairs = (kc + 1) >> 1;
+  for (let jc = 0; jc < n; jc += NR) {
+    const nr = min(NR, n - jc);
+    let p = 0;
+    if (nr == NR && !transB) {
+      // b is [K,N]: rows 2p and 2p+1 of the panel are 8 contiguous i16 each; interleave them.
+      let src = b + (<usize>(pc * n + jc) << 1);
+      const stride = <usize>n << 1;
+      for (; p + 1 <= kc >> 1; p++) {
+        const r0 = v128.load(src);
+        const r1 = v128.load(src + stride);
+        v128.store(dst, v128.shuffle<i16>(r0, r1, 0, 8, 1, 9, 2, 10, 3, 11));
+        v128.store(dst, v128.shuffle<i16>(r0, r1, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+        src += stride << 1;
+        dst += NR << 2;
+      }
+    } else if (nr == NR) {
+      // b is [N,K] (PyTorch weights): a column's pair is one contiguous i32; transpose 4×4 blocks
+      // of them (4 columns × 4 pairs), two per 4 pairs of the panel.
+      const rowStride = <usize>k << 1;
+      let src = b + (<usize>(jc * k + pc) << 1);
+      for (; (p + 4) * 2 <= kc; p += 4) {
+        transpose4(src, rowStride, dst, NR << 2);
+        transpose4(src + 4 * rowStride, rowStride, dst + 16, NR << 2);
+        src += 16;
+        dst += (4 * NR) << 2;
+      }
+    }
+    // The rest (edge panel, the pairs the fast paths left), one element at a time.
+    const width = nr <= NR / 2 ? NR / 2 : NR;
+    for (; p < pairs; p++) {
+      for (let jj = 0; jj < width; jj++) {
+        let v0: i16 = 0, v1: i16 = 0;
+        if (jj < nr) {
+          const j = jc + jj;
+          const k0 = pc + 2 * p;
+          v0 = load<i16>(b + (<usize>(transB ? j * k + k0 : k0 * n + j) << 1));
+          if (2 * p + 1 < kc) v1 = load<i16>(b + (<usize>(transB ? j * k + k0 + 1 : (k0 + 1) * n + j) << 1));
+        }
+        store<i16>(dst, v0);
+        store<i16>(dst, v1, 2);
+        dst += 4;
+      }
+    }
+  }
+}
+
+/** op(a)[ic..ic+mr, pc..pc+kc] → [kc/2][MR][2] (k pairs adjacent), rows past mr and a k past kc zero. */
+function packA(a: usize, ic: i32, pc: i32, mr: i32, kc: i32, m: i32, k: i32, transA: bool, dst: usize): void {
+  const pairs = (kc + 1) >> 1;
+  let p = 0;
+  if (mr == MR && !transA) {
+    // a is [M,K]: a row's pair is one contiguous i32; transpose 4×4 blocks (4 rows × 4 pairs).
+    const rowStride = <usize>k << 1;
+    let src = a + (<usize>(ic * k + pc) << 1);
+    for (; (p + 4) * 2 <= kc; p += 4) {
+      transpose4(src, rowStride, dst, MR << 2);
+      src += 16;
+      dst += (4 * MR) << 2;
+    }
+  } else if (mr == MR) {
+    // a is [K,M]: rows 2p and 2p+1 hold the MR values of a pair as 4 contiguous i16 each.
+    const stride = <usize>m << 1;
+    let src = a + (<usize>(pc * m + ic) << 1);
+    for (; p + 1 <= kc >> 1; p++) {
+      const r0 = v128.load64_zero(src);
+      const r1 = v128.load64_zero(src + stride);
+      v128.store(dst, v128.shuffle<i16>(r0, r1, 0, 8, 1, 9, 2, 10, 3, 11));
+      src += stride << 1;
+      dst += MR << 2;
+    }
+  }
+  for (; p < pairs; p++) {
+    for (let ii = 0; ii < MR; ii++) {
+      let v0: i16 = 0, v1: i16 = 0;
+      if (ii < mr) {
+        const i = ic + ii;
+        const k0 = pc + 2 * p;
+        v0 = load<i16>(a + (<usize>(transA ? k0 * m + i : i * k + k0) << 1));
+        if (2 * p + 1 < kc) v1 = load<i16>(a + (<usize>(transA ? (k0 + 1) * m + i : i * k + k0 + 1) << 1));
+      }
+      store<i16>(dst, v0);
+      store<i16>(dst, v1, 2);
+      dst += 4;
+    }
+  }
+}
+
+/** Four rows of 4 i32 at src (row stride ls bytes) → four columns at dst (row stride ld bytes). */
+// @ts-ignore: decorator
+@inline
+function transpose4(src: usize, ls: usize, dst: usize, ld: usize): void {
+  const r0 = v128.load(src);
+  const r1 = v128.load(src + ls);
+  const r2 = v128.load(src + 2 * ls);
+  const r3 = v128.load(src + 3 * ls);
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i64>(t0, t2, 0, 2));
+  v128.store(dst + ld, v128.shuffle<i64>(t0, t2, 1, 3));
+  v128.store(dst + 2 * ld, v128.shuffle<i64>(t1, t3, 0, 2));
+  v128.store(dst + 3 * ld, v128.shuffle<i64>(t1, t3, 1, 3));
+}
+
+/** Copies a tile of at most MR×NR f64; a plain loop, because memory.copy is a runtime call per row. */
+function copyTile(dst: usize, ldd: usize, src: usize, lds: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) store<f64>(dst + (<usize>j << 3), load<f64>(src + (<usize>j << 3)));
+    dst += ldd;
+    src += lds;
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function roundUp(x: i32, to: i32): i32 {
+  return (x + to - 1) / to * to;
+}

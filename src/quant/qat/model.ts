@@ -1,0 +1,565 @@
+/**
+ * The ViT that quantization-aware training trains: the float model of src/model/vit.ts with a
+ * fake-quantizer on every operand of every matrix product, computing the datapath of spec.ts
+ * (raw pixels → u8 → patch_embed with the normalisation folded in; LN1 → qkv.input → qkv → Q̂, K̂, V̂ →
+ * Q̂·K̂ᵀ·d^−½ → softmax → P̂ → P̂·V̂ → proj.input → proj …; the class token's final LN → head.input → head),
+ * with its forward and backward side by side. The residual stream's 16-bit quantizers are not applied
+ * in training (their error is below float32 noise at this width); the assembled model carries them.
+ *
+ * Which quantizer sits where is the method's choice (methodLayout): LSQ everywhere (plain baseline),
+ * OFQ (StatsQ weights, per-token LSQ activations with learned pre/post biases), N2UQ (entropy-preserving
+ * weights, learned-threshold activations). Patch embedding and head stay at 8 bits in every method
+ * (weights per-channel LSQ, head input per-tensor LSQ), as OFQ and N2UQ keep their first and last layers.
+ *
+ * Parameters: the float ViT's (one flat array in paramShapes order, so AdamW walks it as train.ts does)
+ * and each quantizer's own small tensors. `tensorsOf` lists both in one fixed order; a gradient value of
+ * the same shape (zeroGrads) lists its tensors in the same order.
+ */
+import { headDim, LAYER_NORM_EPS, mlpHidden, numPatches, numTokens, type Tensor, type ViTConfig, type ViTParams } from '../../model/config.js';
+import { softmaxBackwardRows, softmaxRows } from '../../model/layers/attention.js';
+import { geluBackward, geluForward } from '../../model/layers/gelu.js';
+import { layerNormBackward, layerNormForward } from '../../model/layers/layer-norm.js';
+import { linearBackward, linearForward } from '../../model/layers/linear.js';
+import { gemm } from '../../model/layers/matmul.js';
+import { im2col } from '../../model/layers/patch-embed.js';
+import { flatLayout, flattenParams, paramsFromFlat, type FlatLayout } from '../../model/train.js';
+import {
+  lsqBackward, lsqForward, lsqWeightBackward, lsqWeightForward, n2uqWeightBackward, statsqForward, thresholdBackward, thresholdForward,
+  type LsqAct, type LsqActGrad, type ThresholdAct, type ThresholdActGrad,
+} from './fake-quantizers.js';
+
+export type QatMethod = 'lsq' | 'n2uq' | 'ofq';
+
+export const QAT_METHODS: readonly QatMethod[] = ['lsq', 'n2uq', 'ofq'];
+
+/** Bits of the patch embedding and the head (weights and the head's input) in every method. */
+export const EDGE_BITS = 8;
+
+export type WeightScheme = 'lsq' | 'statsq' | 'n2uq';
+
+export interface QatWeight {
+  scheme: WeightScheme;
+  bits: number;
+  /** [out] learned steps (LSQ only). */
+  step?: Float32Array;
+}
+
+export type QatAct = LsqAct | ThresholdAct;
+
+export interface QatModel {
+  config: ViTConfig;
+  method: QatMethod;
+  wbits: number;
+  abits: number;
+  layout: FlatLayout;
+  /** Float parameters, patch_embed already folded with the normalisation (it takes raw pixels). */
+  flat: Float32Array;
+  params: ViTParams;
+  /** By op name (quantOpNames minus the attention products). */
+  weights: Map<string, QatWeight>;
+  /** By operand name: `<op>.input` of a linear, `<op>.a` / `<op>.b` of qk and pv. */
+  acts: Map<string, QatAct>;
+}
+
+/** Gradients with the model's shapes. */
+export interface QatGrads {
+  flat: Float32Array;
+  params: ViTParams;
+  weightSteps: Map<string, Float32Array>;
+  acts: Map<string, LsqActGrad | ThresholdActGrad>;
+}
+
+/** Linear ops of a config in forward order. */
+export function linearOpNames(config: ViTConfig): string[] {
+  const names = ['patch_embed.proj'];
+  for (let i = 0; i < config.depth; i++) names.push(`blocks.${i}.attn.qkv`, `blocks.${i}.attn.proj`, `blocks.${i}.mlp.fc1`, `blocks.${i}.mlp.fc2`);
+  names.push('head');
+  return names;
+}
+
+/** Activation operands that carry a trained quantizer, in forward order (patch_embed's u8 input is fixed). */
+export function actOperandNames(config: ViTConfig): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < config.depth; i++) {
+    const b = `blocks.${i}.`;
+    names.push(`${b}attn.qkv.input`, `${b}attn.qk.a`, `${b}attn.qk.b`, `${b}attn.pv.a`, `${b}attn.pv.b`, `${b}attn.proj.input`, `${b}mlp.fc1.input`, `${b}mlp.fc2.input`);
+  }
+  names.push('head.input');
+  return names;
+}
+
+/** Signed operands are everything but the softmax output and the GELU output. */
+export function operandIsSigned(name: string): boolean {
+  return !(name.endsWith('attn.pv.a') || name.endsWith('mlp.fc2.input'));
+}
+
+/**
+ * A QAT model from float parameters: patch_embed folded, quantizers laid out for the method with
+ * placeholder values (initQuantizers sets them from data).
+ */
+export function createQatModel(config: ViTConfig, floatParams: ViTParams, method: QatMethod, wbits: number, abits: number): QatModel {
+  const layout = flatLayout(config);
+  const flat = flattenParams(layout, floatParams);
+  const params = paramsFromFlat(layout, flat);
+  foldNormalisation(config, params);
+  const weights = new Map<string, QatWeight>();
+  for (const op of linearOpNames(config)) {
+    const rows = (params.get(`${op}.weight`) as Tensor).shape[0];
+    const edge = op === 'patch_embed.proj' || op === 'head';
+    const scheme: WeightScheme = edge || method === 'lsq' ? 'lsq' : method === 'ofq' ? 'statsq' : 'n2uq';
+    const bits = edge ? EDGE_BITS : wbits;
+    weights.set(op, scheme === 'lsq' ? { scheme, bits, step: new Float32Array(rows).fill(1) } : { scheme, bits });
+  }
+  const t = numTokens(config);
+  const acts = new Map<string, QatAct>();
+  for (const name of actOperandNames(config)) {
+    const signed = operandIsSigned(name);
+    const cols = operandChannels(config, name);
+    if (name === 'head.input') {
+      acts.set(name, { kind: 'lsq', bits: EDGE_BITS, signed: true, step: new Float32Array(1).fill(1) });
+    } else if (method === 'n2uq') {
+      const levels = 2 ** abits - 1;
+      acts.set(name, {
+        kind: 'threshold', bits: abits, start: new Float32Array(1), intervals: new Float32Array(levels).fill(1),
+        step: new Float32Array(1).fill(1), offset: new Float32Array(1), minInterval: 1e-3,
+      });
+    } else if (method === 'ofq') {
+      // Per-token steps, except where the token index runs along the reduction (V in P·V), which
+      // the integer datapath cannot rescale after accumulating.
+      const perToken = name.endsWith('attn.pv.b') ? 1 : t;
+      const linearInput = name.endsWith('.input');
+      acts.set(name, {
+        kind: 'lsq', bits: abits, signed, step: new Float32Array(perToken).fill(1),
+        ...(linearInput ? { preBias: new Float32Array(cols), postBias: new Float32Array(cols) } : {}),
+      });
+    } else {
+      acts.set(name, { kind: 'lsq', bits: abits, signed, step: new Float32Array(1).fill(1) });
+    }
+  }
+  return { config, method, wbits, abits, layout, flat, params, weights, acts };
+}
+
+/** Channels (columns) of an operand's [rows, cols] array. */
+export function operandChannels(config: ViTConfig, name: string): number {
+  if (name.endsWith('attn.pv.a')) return numTokens(config);
+  if (name.endsWith('mlp.fc2.input')) return mlpHidden(config);
+  return config.embedDim;
+}
+
+/**
+ * (x − mean)/std folded into patch_embed: W' = W/std_c, b' = b − Σ W·mean_c/std_c, so the layer
+ * takes raw pixels in [0, 1] (spec.ts, datapath step 1).
+ */
+export function foldNormalisation(config: ViTConfig, params: ViTParams): void {
+  const w = (params.get('patch_embed.proj.weight') as Tensor).data;
+  const b = (params.get('patch_embed.proj.bias') as Tensor).data;
+  const plane = config.patchSize * config.patchSize;
+  const fanIn = config.inChans * plane;
+  for (let o = 0; o < config.embedDim; o++) {
+    let shift = 0;
+    for (let c = 0; c < config.inChans; c++) {
+      for (let k = 0; k < plane; k++) {
+        const i = o * fanIn + c * plane + k;
+        shift += (w[i] * config.mean[c]) / config.std[c];
+        w[i] /= config.std[c];
+      }
+    }
+    b[o] -= shift;
+  }
+}
+
+/** Zero gradients shaped like the model. */
+export function zeroGrads(model: QatModel): QatGrads {
+  const flat = new Float32Array(model.layout.size);
+  const weightSteps = new Map<string, Float32Array>();
+  for (const [op, w] of model.weights) if (w.step) weightSteps.set(op, new Float32Array(w.step.length));
+  const acts = new Map<string, LsqActGrad | ThresholdActGrad>();
+  for (const [name, q] of model.acts) {
+    if (q.kind === 'lsq') {
+      acts.set(name, {
+        step: new Float32Array(q.step.length),
+        ...(q.preBias ? { preBias: new Float32Array(q.preBias.length) } : {}),
+        ...(q.postBias ? { postBias: new Float32Array(q.postBias.length) } : {}),
+      });
+    } else {
+      acts.set(name, { start: new Float32Array(1), intervals: new Float32Array(q.intervals.length), step: new Float32Array(1), offset: new Float32Array(1) });
+    }
+  }
+  return { flat, params: paramsFromFlat(model.layout, flat), weightSteps, acts };
+}
+
+/** Quantizer tensors in a fixed order (after the flat float parameters), for the optimiser. */
+export function quantizerTensors(model: QatModel): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const w of model.weights.values()) if (w.step) out.push(w.step);
+  for (const q of model.acts.values()) {
+    if (q.kind === 'lsq') {
+      out.push(q.step);
+      if (q.preBias) out.push(q.preBias);
+      if (q.postBias) out.push(q.postBias);
+    } else {
+      out.push(q.start, q.intervals, q.step, q.offset);
+    }
+  }
+  return out;
+}
+
+/** The gradients of quantizerTensors, in the same order. */
+export function quantizerGradTensors(model: QatModel, grads: QatGrads): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const op of model.weights.keys()) {
+    const g = grads.weightSteps.get(op);
+    if (g) out.push(g);
+  }
+  for (const [name, q] of model.acts) {
+    const g = grads.acts.get(name) as LsqActGrad & ThresholdActGrad;
+    if (q.kind === 'lsq') {
+      out.push(g.step);
+      if (q.preBias) out.push(g.preBias as Float32Array);
+      if (q.postBias) out.push(g.postBias as Float32Array);
+    } else {
+      out.push(g.start, g.intervals, g.step, g.offset);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward and backward
+
+/** 'float' passes every operand through unquantized (quantizer initialisation, tests against vitForward). */
+export type QatMode = 'quant' | 'float';
+
+/** Sees every quantizer input in float mode: x [rows, cols], rowsPerImage rows per image. */
+export type OperandObserver = (name: string, x: Float32Array, rows: number, cols: number, rowsPerImage: number) => void;
+
+interface BlockRecord {
+  input: Float32Array;
+  n1: Float32Array; n1Mean: Float32Array; n1Rstd: Float32Array; n1q: Float32Array;
+  q: Float32Array; k: Float32Array; v: Float32Array; qq: Float32Array; kq: Float32Array; vq: Float32Array;
+  probs: Float32Array; pq: Float32Array;
+  o: Float32Array; oq: Float32Array;
+  afterAttn: Float32Array;
+  n2: Float32Array; n2Mean: Float32Array; n2Rstd: Float32Array; n2q: Float32Array;
+  h: Float32Array; g: Float32Array; gq: Float32Array;
+}
+
+export interface QatActivations {
+  batch: number;
+  mode: QatMode;
+  /** Quantized weights Ŵ of every linear op. */
+  weights: Map<string, Float32Array>;
+  patches: Float32Array;
+  blocks: BlockRecord[];
+  output: Float32Array;
+  clsRows: Float32Array; normMean: Float32Array; normRstd: Float32Array; clsNormed: Float32Array; clsQ: Float32Array;
+}
+
+/** Raw pixels [B, C, H, W] in [0, 1] → logits [B, classes] and what the backward needs. */
+export function qatForward(
+  model: QatModel, pixels: Float32Array, batch: number, mode: QatMode = 'quant', observe?: OperandObserver,
+): { logits: Float32Array; activations: QatActivations } {
+  const { config } = model;
+  const d = config.embedDim;
+  const np = numPatches(config);
+  const t = numTokens(config);
+  const m = batch * t;
+  const hidden = mlpHidden(config);
+  const heads = config.numHeads;
+  const hd = headDim(config);
+  const fanIn = config.inChans * config.patchSize ** 2;
+  const p = (name: string): Float32Array => (model.params.get(name) as Tensor).data;
+  const weights = new Map<string, Float32Array>();
+  for (const op of linearOpNames(config)) weights.set(op, mode === 'float' ? p(`${op}.weight`) : quantizeWeight(model, op));
+  const act = (name: string, x: Float32Array, rows: number, cols: number, rowsPerImage: number): Float32Array => {
+    if (mode === 'float') {
+      observe?.(name, x, rows, cols, rowsPerImage);
+      return x;
+    }
+    const out = new Float32Array(rows * cols);
+    const q = model.acts.get(name) as QatAct;
+    if (q.kind === 'lsq') lsqForward(q, x, out, rows, cols);
+    else thresholdForward(q, x, out, rows * cols);
+    return out;
+  };
+
+  // patch_embed.proj.input: raw pixels on the u8 grid (exact for 8-bit images), im2col, folded linear.
+  const u8 = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) u8[i] = Math.min(255, Math.max(0, Math.floor(pixels[i] * 255 + 0.5))) / 255;
+  const patches = new Float32Array(batch * np * fanIn);
+  im2col(u8, patches, { batch, channels: config.inChans, imgSize: config.imgSize, patchSize: config.patchSize });
+  const embedded = new Float32Array(batch * np * d);
+  linearForward(patches, weights.get('patch_embed.proj') as Float32Array, p('patch_embed.proj.bias'), embedded, batch * np, fanIn, d);
+  let x = new Float32Array(m * d);
+  const cls = p('cls_token');
+  const pos = p('pos_embed');
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < d; j++) x[b * t * d + j] = cls[j] + pos[j];
+    for (let i = 1; i < t; i++) {
+      const dst = (b * t + i) * d;
+      const src = (b * np + i - 1) * d;
+      for (let j = 0; j < d; j++) x[dst + j] = embedded[src + j] + pos[i * d + j];
+    }
+  }
+
+  const blocks: BlockRecord[] = [];
+  const scale = 1 / Math.sqrt(hd);
+  for (let i = 0; i < config.depth; i++) {
+    const pre = `blocks.${i}.`;
+    const n1 = new Float32Array(m * d);
+    const n1Mean = new Float32Array(m);
+    const n1Rstd = new Float32Array(m);
+    layerNormForward(x, p(pre + 'norm1.weight'), p(pre + 'norm1.bias'), n1, n1Mean, n1Rstd, m, d, LAYER_NORM_EPS);
+    const n1q = act(pre + 'attn.qkv.input', n1, m, d, t);
+    const qkv = new Float32Array(m * 3 * d);
+    linearForward(n1q, weights.get(pre + 'attn.qkv') as Float32Array, p(pre + 'attn.qkv.bias'), qkv, m, d, 3 * d);
+    const [q, k, v] = splitQkv(qkv, m, d);
+    const qq = act(pre + 'attn.qk.a', q, m, d, t);
+    const kq = act(pre + 'attn.qk.b', k, m, d, t);
+    const vq = act(pre + 'attn.pv.b', v, m, d, t);
+    // scores = Q̂·K̂ᵀ·d^−½ per (image, head), softmax in place.
+    const probs = new Float32Array(batch * heads * t * t);
+    const qh = new Float32Array(t * hd);
+    const kh = new Float32Array(t * hd);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        headSlice(qq, qh, b, h, t, d, hd);
+        headSlice(kq, kh, b, h, t, d, hd);
+        const s = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
+        gemm(qh, kh, s, { m: t, k: hd, n: t, transB: true });
+        for (let j = 0; j < t * t; j++) s[j] *= scale;
+        softmaxRows(s, t, t);
+      }
+    }
+    const pq = act(pre + 'attn.pv.a', probs, batch * heads * t, t, heads * t);
+    const o = new Float32Array(m * d);
+    const vh = new Float32Array(t * hd);
+    const oh = new Float32Array(t * hd);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        headSlice(vq, vh, b, h, t, d, hd);
+        gemm(pq.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t), vh, oh, { m: t, k: t, n: hd });
+        headMerge(oh, o, b, h, t, d, hd);
+      }
+    }
+    const oq = act(pre + 'attn.proj.input', o, m, d, t);
+    const afterAttn = new Float32Array(m * d);
+    linearForward(oq, weights.get(pre + 'attn.proj') as Float32Array, p(pre + 'attn.proj.bias'), afterAttn, m, d, d);
+    for (let j = 0; j < m * d; j++) afterAttn[j] += x[j];
+    const n2 = new Float32Array(m * d);
+    const n2Mean = new Float32Array(m);
+    const n2Rstd = new Float32Array(m);
+    layerNormForward(afterAttn, p(pre + 'norm2.weight'), p(pre + 'norm2.bias'), n2, n2Mean, n2Rstd, m, d, LAYER_NORM_EPS);
+    const n2q = act(pre + 'mlp.fc1.input', n2, m, d, t);
+    const h1 = new Float32Array(m * hidden);
+    linearForward(n2q, weights.get(pre + 'mlp.fc1') as Float32Array, p(pre + 'mlp.fc1.bias'), h1, m, d, hidden);
+    const g = new Float32Array(m * hidden);
+    geluForward(h1, g, m * hidden);
+    const gq = act(pre + 'mlp.fc2.input', g, m, hidden, t);
+    const next = new Float32Array(m * d);
+    linearForward(gq, weights.get(pre + 'mlp.fc2') as Float32Array, p(pre + 'mlp.fc2.bias'), next, m, hidden, d);
+    for (let j = 0; j < m * d; j++) next[j] += afterAttn[j];
+    blocks.push({ input: x, n1, n1Mean, n1Rstd, n1q, q, k, v, qq, kq, vq, probs, pq, o, oq, afterAttn, n2, n2Mean, n2Rstd, n2q, h: h1, g, gq });
+    x = next;
+  }
+
+  const clsRows = new Float32Array(batch * d);
+  for (let b = 0; b < batch; b++) clsRows.set(x.subarray(b * t * d, b * t * d + d), b * d);
+  const normMean = new Float32Array(batch);
+  const normRstd = new Float32Array(batch);
+  const clsNormed = new Float32Array(batch * d);
+  layerNormForward(clsRows, p('norm.weight'), p('norm.bias'), clsNormed, normMean, normRstd, batch, d, LAYER_NORM_EPS);
+  const clsQ = act('head.input', clsNormed, batch, d, 1);
+  const logits = new Float32Array(batch * config.numClasses);
+  linearForward(clsQ, weights.get('head') as Float32Array, p('head.bias'), logits, batch, d, config.numClasses);
+  return { logits, activations: { batch, mode, weights, patches, blocks, output: x, clsRows, normMean, normRstd, clsNormed, clsQ } };
+}
+
+/** Back-propagates dLogits through the forward that made `a`, adding into grads. */
+export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32Array, grads: QatGrads): void {
+  const { config } = model;
+  const { batch, mode } = a;
+  const d = config.embedDim;
+  const np = numPatches(config);
+  const t = numTokens(config);
+  const m = batch * t;
+  const hidden = mlpHidden(config);
+  const heads = config.numHeads;
+  const hd = headDim(config);
+  const fanIn = config.inChans * config.patchSize ** 2;
+  const p = (name: string): Float32Array => (model.params.get(name) as Tensor).data;
+  const g = (name: string): Float32Array => (grads.params.get(name) as Tensor).data;
+  const w = (op: string): Float32Array => a.weights.get(op) as Float32Array;
+  // dŴ of one op → the float weight's gradient through the weight quantizer's STE.
+  const linearBack = (op: string, x: Float32Array, dy: Float32Array, dx: Float32Array | undefined, rows: number, inF: number, outF: number): void => {
+    const dWhat = new Float32Array(inF * outF);
+    linearBackward(x, w(op), dy, dx, dWhat, g(`${op}.bias`), rows, inF, outF);
+    weightBackward(model, grads, op, dWhat, mode);
+  };
+  const actBack = (name: string, x: Float32Array, dOut: Float32Array, rows: number, cols: number, rowsPerImage: number): Float32Array => {
+    if (mode === 'float') return dOut;
+    const dx = new Float32Array(rows * cols);
+    const q = model.acts.get(name) as QatAct;
+    const qg = grads.acts.get(name) as LsqActGrad & ThresholdActGrad;
+    if (q.kind === 'lsq') lsqBackward(q, qg, x, dOut, dx, rows, cols, rowsPerImage);
+    else thresholdBackward(q, qg, x, dOut, dx, rows * cols);
+    return dx;
+  };
+
+  const dClsQ = new Float32Array(batch * d);
+  linearBack('head', a.clsQ, dLogits, dClsQ, batch, d, config.numClasses);
+  const dClsNormed = actBack('head.input', a.clsNormed, dClsQ, batch, d, 1);
+  const dClsRows = new Float32Array(batch * d);
+  layerNormBackward(a.clsRows, p('norm.weight'), a.normMean, a.normRstd, dClsNormed, dClsRows, g('norm.weight'), g('norm.bias'), batch, d);
+  const dx = new Float32Array(m * d);
+  for (let b = 0; b < batch; b++) dx.set(dClsRows.subarray(b * d, b * d + d), b * t * d);
+
+  const dResidual = new Float32Array(m * d);
+  const scale = 1 / Math.sqrt(hd);
+  for (let i = config.depth - 1; i >= 0; i--) {
+    const pre = `blocks.${i}.`;
+    const r = a.blocks[i];
+    // MLP branch.
+    const dGq = new Float32Array(m * hidden);
+    linearBack(pre + 'mlp.fc2', r.gq, dx, dGq, m, hidden, d);
+    const dG = actBack(pre + 'mlp.fc2.input', r.g, dGq, m, hidden, t);
+    const dH = new Float32Array(m * hidden);
+    geluBackward(r.h, dG, dH, m * hidden);
+    const dN2q = new Float32Array(m * d);
+    linearBack(pre + 'mlp.fc1', r.n2q, dH, dN2q, m, d, hidden);
+    const dN2 = actBack(pre + 'mlp.fc1.input', r.n2, dN2q, m, d, t);
+    layerNormBackward(r.afterAttn, p(pre + 'norm2.weight'), r.n2Mean, r.n2Rstd, dN2, dResidual, g(pre + 'norm2.weight'), g(pre + 'norm2.bias'), m, d);
+    for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
+    // Attention branch.
+    const dOq = new Float32Array(m * d);
+    linearBack(pre + 'attn.proj', r.oq, dx, dOq, m, d, d);
+    const dO = actBack(pre + 'attn.proj.input', r.o, dOq, m, d, t);
+    const dPq = new Float32Array(batch * heads * t * t);
+    const dVq = new Float32Array(m * d);
+    const doh = new Float32Array(t * hd);
+    const vh = new Float32Array(t * hd);
+    const dvh = new Float32Array(t * hd);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        const at = (b * heads + h) * t * t;
+        headSlice(dO, doh, b, h, t, d, hd);
+        headSlice(r.vq, vh, b, h, t, d, hd);
+        gemm(doh, vh, dPq.subarray(at, at + t * t), { m: t, k: hd, n: t, transB: true });
+        gemm(r.pq.subarray(at, at + t * t), doh, dvh, { m: t, k: t, n: hd, transA: true });
+        headMerge(dvh, dVq, b, h, t, d, hd);
+      }
+    }
+    const dP = actBack(pre + 'attn.pv.a', r.probs, dPq, batch * heads * t, t, heads * t);
+    const dQq = new Float32Array(m * d);
+    const dKq = new Float32Array(m * d);
+    const qh = new Float32Array(t * hd);
+    const kh = new Float32Array(t * hd);
+    const dqh = new Float32Array(t * hd);
+    const dkh = new Float32Array(t * hd);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        const at = (b * heads + h) * t * t;
+        const dS = dP.subarray(at, at + t * t);
+        softmaxBackwardRows(r.probs.subarray(at, at + t * t), dS, t, t);
+        for (let j = 0; j < t * t; j++) dS[j] *= scale;
+        headSlice(r.qq, qh, b, h, t, d, hd);
+        headSlice(r.kq, kh, b, h, t, d, hd);
+        gemm(dS, kh, dqh, { m: t, k: t, n: hd });
+        gemm(dS, qh, dkh, { m: t, k: t, n: hd, transA: true });
+        headMerge(dqh, dQq, b, h, t, d, hd);
+        headMerge(dkh, dKq, b, h, t, d, hd);
+      }
+    }
+    const dQ = actBack(pre + 'attn.qk.a', r.q, dQq, m, d, t);
+    const dK = actBack(pre + 'attn.qk.b', r.k, dKq, m, d, t);
+    const dV = actBack(pre + 'attn.pv.b', r.v, dVq, m, d, t);
+    const dQkv = mergeQkv(dQ, dK, dV, m, d);
+    const dN1q = new Float32Array(m * d);
+    linearBack(pre + 'attn.qkv', r.n1q, dQkv, dN1q, m, d, 3 * d);
+    const dN1 = actBack(pre + 'attn.qkv.input', r.n1, dN1q, m, d, t);
+    layerNormBackward(r.input, p(pre + 'norm1.weight'), r.n1Mean, r.n1Rstd, dN1, dResidual, g(pre + 'norm1.weight'), g(pre + 'norm1.bias'), m, d);
+    for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
+  }
+
+  const dCls = g('cls_token');
+  const dPos = g('pos_embed');
+  const dEmbedded = new Float32Array(batch * np * d);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < t; i++) {
+      const src = (b * t + i) * d;
+      for (let j = 0; j < d; j++) dPos[i * d + j] += dx[src + j];
+    }
+    for (let j = 0; j < d; j++) dCls[j] += dx[b * t * d + j];
+    dEmbedded.set(dx.subarray((b * t + 1) * d, (b + 1) * t * d), b * np * d);
+  }
+  linearBack('patch_embed.proj', a.patches, dEmbedded, undefined, batch * np, fanIn, d);
+}
+
+/** Ŵ of one linear op under its weight quantizer. */
+export function quantizeWeight(model: QatModel, op: string): Float32Array {
+  const tensor = model.params.get(`${op}.weight`) as Tensor;
+  const rows = tensor.shape[0];
+  const cols = tensor.data.length / rows;
+  const wq = model.weights.get(op) as QatWeight;
+  const out = new Float32Array(tensor.data.length);
+  if (wq.scheme === 'lsq') lsqWeightForward(tensor.data, wq.step as Float32Array, out, undefined, rows, cols, wq.bits);
+  else statsqForward(tensor.data, out, undefined, undefined, rows, cols, wq.bits);
+  return out;
+}
+
+/** dŴ → dW (accumulated) through the op's STE; LSQ steps get their gradient too. */
+function weightBackward(model: QatModel, grads: QatGrads, op: string, dWhat: Float32Array, mode: QatMode): void {
+  const tensor = model.params.get(`${op}.weight`) as Tensor;
+  const dW = (grads.params.get(`${op}.weight`) as Tensor).data;
+  const rows = tensor.shape[0];
+  const cols = tensor.data.length / rows;
+  const wq = model.weights.get(op) as QatWeight;
+  if (mode === 'float' || wq.scheme === 'statsq') {
+    // StatsQ's STE is the identity, even outside the clip (OFQ §6a).
+    for (let i = 0; i < dW.length; i++) dW[i] += dWhat[i];
+    return;
+  }
+  const masked = new Float32Array(dW.length);
+  if (wq.scheme === 'lsq') lsqWeightBackward(tensor.data, wq.step as Float32Array, dWhat, masked, grads.weightSteps.get(op) as Float32Array, rows, cols, wq.bits);
+  else n2uqWeightBackward(tensor.data, dWhat, masked, rows, cols, wq.bits);
+  for (let i = 0; i < dW.length; i++) dW[i] += masked[i];
+}
+
+/** qkv [M, 3D] → Q, K, V each [M, D] (timm's column order q | k | v). */
+function splitQkv(qkv: Float32Array, m: number, d: number): [Float32Array, Float32Array, Float32Array] {
+  const q = new Float32Array(m * d);
+  const k = new Float32Array(m * d);
+  const v = new Float32Array(m * d);
+  for (let r = 0; r < m; r++) {
+    q.set(qkv.subarray(r * 3 * d, r * 3 * d + d), r * d);
+    k.set(qkv.subarray(r * 3 * d + d, r * 3 * d + 2 * d), r * d);
+    v.set(qkv.subarray(r * 3 * d + 2 * d, r * 3 * d + 3 * d), r * d);
+  }
+  return [q, k, v];
+}
+
+function mergeQkv(q: Float32Array, k: Float32Array, v: Float32Array, m: number, d: number): Float32Array {
+  const qkv = new Float32Array(m * 3 * d);
+  for (let r = 0; r < m; r++) {
+    qkv.set(q.subarray(r * d, r * d + d), r * 3 * d);
+    qkv.set(k.subarray(r * d, r * d + d), r * 3 * d + d);
+    qkv.set(v.subarray(r * d, r * d + d), r * 3 * d + 2 * d);
+  }
+  return qkv;
+}
+
+/** Image b, head h of x [B·T, D] → dst [T, hd]. */
+function headSlice(x: Float32Array, dst: Float32Array, b: number, h: number, t: number, d: number, hd: number): void {
+  for (let i = 0; i < t; i++) {
+    const src = (b * t + i) * d + h * hd;
+    for (let j = 0; j < hd; j++) dst[i * hd + j] = x[src + j];
+  }
+}
+
+/** src [T, hd] → image b, head h of out [B·T, D]. */
+function headMerge(src: Float32Array, out: Float32Array, b: number, h: number, t: number, d: number, hd: number): void {
+  for (let i = 0; i < t; i++) {
+    const dst = (b * t + i) * d + h * hd;
+    for (let j = 0; j < hd; j++) out[dst + j] = src[i * hd + j];
+  }
+}

@@ -15,16 +15,13 @@
  * and each thread that imports this module gets its own instance and memory.
  */
 import { readFileSync } from 'node:fs';
-import { EXACT_LIMIT, intGemmBigInt, intGemmReference, maxMagnitude, type IntGemmShape } from './int-gemm-reference.js';
+import { intGemmBigInt, intGemmReference, type IntGemmShape } from './int-gemm-reference.js';
 
 export type { IntGemmShape } from './int-gemm-reference.js';
 export { intGemmReference } from './int-gemm-reference.js';
 
 /** Below this many multiply-adds the reference loop wins (copies, packing and the call cost more). */
 const SMALL_MACS = 512;
-
-/** Largest value an i32 lane holds: a k block's sum must stay within it (wrapping on the way is fine). */
-const I32_MAX = 2 ** 31 - 1;
 
 export function intGemm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): void {
   checkShape(a, b, c, shape);
@@ -39,14 +36,11 @@ export function intGemmWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape
 }
 
 function dispatch(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): void {
-  const { m, k, n } = shape;
-  const magnitude = maxMagnitude(a, m * k) * maxMagnitude(b, k * n);
-  if (k * magnitude >= EXACT_LIMIT) intGemmBigInt(a, b, c, shape);
-  else runWasm(a, b, c, shape, magnitude === 0 ? I32_MAX : Math.floor(I32_MAX / magnitude));
+  if (!runWasm(a, b, c, shape)) intGemmBigInt(a, b, c, shape);
 }
 
-/** `blockK`: the longest run of k whose sum fits an i32 lane, blockK·max|a|·max|b| ≤ 2^31 − 1. */
-function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape, blockK: number): void {
+/** False when the kernel declined: k·max|a|·max|b| ≥ 2^53, so a float64 sum might not be exact. */
+function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): boolean {
   const { m, k, n, transA = false, transB = false } = shape;
   const kernel = instance();
   const aPtr = kernel.base;
@@ -54,10 +48,11 @@ function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmSh
   const cPtr = bPtr + align(k * n * 2);
   const scratch = cPtr + align(m * n * 8);
   reserve(kernel, scratch + kernel.exports.scratchBytes(n));
-  kernel.i16.set(a.subarray(0, m * k), aPtr >>> 1);
-  kernel.i16.set(b.subarray(0, k * n), bPtr >>> 1);
-  kernel.exports.intGemm(aPtr, bPtr, cPtr, m, k, n, transA ? 1 : 0, transB ? 1 : 0, Math.min(blockK, I32_MAX), scratch);
+  kernel.i16.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr >>> 1);
+  kernel.i16.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr >>> 1);
+  if (!kernel.exports.intGemm(aPtr, bPtr, cPtr, m, k, n, transA ? 1 : 0, transB ? 1 : 0, scratch)) return false;
   c.set(kernel.f64.subarray(cPtr >>> 3, (cPtr >>> 3) + m * n));
+  return true;
 }
 
 /**
@@ -74,10 +69,11 @@ interface KernelExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
   scratchBytes(n: number): number;
+  /** 1 when c was computed, 0 when the kernel declined (see runWasm). */
   intGemm(
     a: number, b: number, c: number, m: number, k: number, n: number,
-    transA: number, transB: number, blockK: number, scratch: number,
-  ): void;
+    transA: number, transB: number, scratch: number,
+  ): number;
 }
 
 interface Kernel {

@@ -10,9 +10,11 @@
 //
 // Exactness: the lanes add in i32, which wraps. Two's-complement wrapping is addition modulo 2^32,
 // so a lane's final value is still right as long as the true sum of its block lies in i32 (its
-// partial sums may wrap on the way). The host therefore passes `blockK`, the longest run of k whose
-// sum provably fits: blockK·max|a|·max|b| ≤ 2^31 − 1. After each k block the lanes are converted to
-// f64 and added into c, exact while |c| < 2^53 (the host checks k·max|a|·max|b| < 2^53 first).
+// partial sums may wrap on the way). The kernel therefore scans both operands for their largest
+// magnitudes and takes k in blocks of the longest run whose sum provably fits:
+// block·max|a|·max|b| ≤ 2^31 − 1. After each k block the lanes are converted to f64 and added into
+// c, exact while |c| < 2^53; when k·max|a|·max|b| ≥ 2^53 could break that, it computes nothing and
+// returns false, and the host sums in BigInt instead.
 //
 // Scheme (as src/kernels/assembly/gemm.ts):
 //   for each k block of kc ≤ min(KC, blockK):  pack op(b)[kc, n] into panels [n/NR][kc/2][NR][2]
@@ -38,21 +40,29 @@ export function scratchBytes(n: i32): usize {
   return (<usize>(KC * roundUp(n, NR) + MR * KC) << 1) + (<usize>(MR * NR) << 3);
 }
 
+/** Largest value an i32 lane holds: a k block's sum must stay within it (wrapping on the way is fine). */
+const I32_MAX: f64 = 2147483647;
+/** Below this every integer is exact in f64. */
+const EXACT_LIMIT: f64 = 9007199254740992;
+
+/** Computes c; returns false, leaving c alone, when k·max|a|·max|b| ≥ 2^53 (exactness not guaranteed). */
 export function intGemm(
   a: usize, b: usize, c: usize,
   m: i32, k: i32, n: i32,
-  transA: bool, transB: bool, blockK: i32,
+  transA: bool, transB: bool,
   scratch: usize,
-): void {
+): bool {
   const packedB = scratch;
   const packedA = packedB + (<usize>(KC * roundUp(n, NR)) << 1);
   const tile = packedA + (<usize>(MR * KC) << 1);
+  const magnitude = <f64>maxMagnitude(a, m * k) * <f64>maxMagnitude(b, k * n);
+  if (<f64>k * magnitude >= EXACT_LIMIT) return false;
   if (k == 0) {
     memory.fill(c, 0, <usize>(m * n) << 3);
-    return;
+    return true;
   }
-  // Even blocks keep every pair full; a block of 1 (both operands at ±32768) still works, half empty.
-  let block = min(KC, blockK);
+  // Even blocks keep every pair full; a block of 1 (both operands at −32768) still works, half empty.
+  let block = magnitude == 0 ? KC : <i32>min(<f64>KC, Math.floor(I32_MAX / magnitude));
   if (block > 1) block &= ~1;
   const ldc = <usize>n << 3;
   for (let pc = 0; pc < k; pc += block) {
@@ -81,6 +91,31 @@ export function intGemm(
       }
     }
   }
+  return true;
+}
+
+/** max |x[i]| over `length` i16 at x: SIMD minimum and maximum (|−32768| does not fit an i16 lane). */
+function maxMagnitude(x: usize, length: i32): i32 {
+  let lo = i16x8.splat(0), hi = i16x8.splat(0);
+  let i = 0;
+  for (; i + 8 <= length; i += 8) {
+    const v = v128.load(x + (<usize>i << 1));
+    lo = i16x8.min_s(lo, v);
+    hi = i16x8.max_s(hi, v);
+  }
+  let low: i32 = 0, high: i32 = 0;
+  for (let lane = 0; lane < 8; lane++) {
+    low = min(low, <i32>i16x8.extract_lane_s(lo, 0));
+    high = max(high, <i32>i16x8.extract_lane_s(hi, 0));
+    lo = v128.shuffle<i16>(lo, lo, 1, 2, 3, 4, 5, 6, 7, 0);
+    hi = v128.shuffle<i16>(hi, hi, 1, 2, 3, 4, 5, 6, 7, 0);
+  }
+  for (; i < length; i++) {
+    const v = <i32>load<i16>(x + (<usize>i << 1));
+    low = min(low, v);
+    high = max(high, v);
+  }
+  return max(-low, high);
 }
 
 /** The MR×NR micro-kernel: acc[r][0..7] += a[r][2p..2p+1] · b[2p..2p+1][0..7] for each pair p. */

@@ -47,7 +47,7 @@ function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmSh
   const bPtr = aPtr + align(m * k * 2);
   const cPtr = bPtr + align(k * n * 2);
   const scratch = cPtr + align(m * n * 8);
-  reserve(kernel, scratch + kernel.exports.scratchBytes(n));
+  reserve(kernel, scratch + kernel.exports.scratchBytes(n) + kernel.exports.slackBytes(k));
   kernel.i16.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr >>> 1);
   kernel.i16.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr >>> 1);
   if (!kernel.exports.intGemm(aPtr, bPtr, cPtr, m, k, n, transA ? 1 : 0, transB ? 1 : 0, scratch)) return false;
@@ -69,6 +69,7 @@ interface KernelExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
   scratchBytes(n: number): number;
+  slackBytes(k: number): number;
   /** 1 when c was computed, 0 when the kernel declined (see runWasm). */
   intGemm(
     a: number, b: number, c: number, m: number, k: number, n: number,

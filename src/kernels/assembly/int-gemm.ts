@@ -20,12 +20,14 @@
 //   for each k block of kc ≤ min(KC, blockK):  pack op(b)[kc, n] into panels [n/NR][kc/2][NR][2]
 //     for each row panel MR:                   pack op(a)[MR, kc] into [kc/2][MR][2]
 //       for each column panel:                 MR×NR tile in MR·NR/4 i32x4 accumulators, k innermost
-// An odd k block is padded with a zero k in both packs. Edge tiles are zero-padded in the packs and
-// computed into a small f64 tile whose valid part is copied back; a last column panel at most 4
+// An odd k block is padded with a zero k in both packs. Edge tiles are padded in the packs with
+// whatever follows the operand (see packB) and computed into a small f64 tile whose valid part is
+// copied back; a last column panel at most 4
 // wide gets a 4×4 kernel so the padding wastes fewer lanes.
 //
 // The host (src/kernels/int-gemm.ts) owns the memory layout: it copies a, b to addresses it picks
-// above heapBase(), reserves c and a scratch area of scratchBytes(n) bytes.
+// above heapBase(), reserves c and a scratch area of scratchBytes(n) bytes, and leaves slackBytes(k)
+// of memory behind all that for the packs' reads past the operands' ends.
 
 const MR: i32 = 4;   // rows per micro-tile: one splat load per row per k pair
 const NR: i32 = 8;   // columns per micro-tile: two v128 of pairs per row
@@ -46,6 +48,11 @@ const I32_MAX: f64 = 2147483647;
 const EXACT_LIMIT: f64 = 9007199254740992;
 
 /** Computes c; returns false, leaving c alone, when k·max|a|·max|b| ≥ 2^53 (exactness not guaranteed). */
+/** Bytes the packs may read past the end of an operand: 7 rows of k (b stored [N,K]) and a vector. */
+export function slackBytes(k: i32): usize {
+  return (<usize>(NR - 1) * <usize>k << 1) + 16;
+}
+
 export function intGemm(
   a: usize, b: usize, c: usize,
   m: i32, k: i32, n: i32,
@@ -191,41 +198,48 @@ function storeQuad(out: usize, acc: v128, load: bool): void {
 }
 
 /**
- * op(b)[pc..pc+kc, 0..n] → panels [n/NR][kc/2][NR][2] (k pairs adjacent), columns past n and a k
- * past kc zero. A last panel at most NR/2 wide is packed NR/2 wide (see microHalf); panel jc still
- * starts at pair-slot jc·pairs either way.
+ * op(b)[pc..pc+kc, 0..n] → panels [n/NR][kc/2][NR][2] (k pairs adjacent), a k past kc zero. A last
+ * panel at most NR/2 wide is packed NR/2 wide (see microHalf); panel jc still starts at pair-slot
+ * jc·pairs either way.
+ *
+ * Edge panels are packed by the same vector loads as full ones, which read past column n (or, for
+ * transB, past row n) into whatever follows b: those lanes only feed output columns that are never
+ * copied out, and the host leaves slack behind its buffers so the reads stay inside the memory.
+ * A k past the block must be zero, though (it belongs to the next block), so the last pairs of an
+ * odd or ragged block are packed one element at a time.
  */
 function packB(b: usize, pc: i32, kc: i32, n: i32, k: i32, transB: bool, dst: usize): void {
   const pairs = (kc + 1) >> 1;
+  const full = kc >> 1; // pairs with both k inside the block
   for (let jc = 0; jc < n; jc += NR) {
     const nr = min(NR, n - jc);
+    const width = nr <= NR / 2 ? NR / 2 : NR;
+    const step = <usize>width << 2; // bytes per pair
     let p = 0;
-    if (nr == NR && !transB) {
+    if (!transB) {
       // b is [K,N]: rows 2p and 2p+1 of the panel are 8 contiguous i16 each; interleave them.
-      let src = b + (<usize>(pc * n + jc) << 1);
       const stride = <usize>n << 1;
-      for (; p + 1 <= kc >> 1; p++) {
+      let src = b + (<usize>(pc * n + jc) << 1);
+      for (; p < full; p++) {
         const r0 = v128.load(src);
         const r1 = v128.load(src + stride);
         v128.store(dst, v128.shuffle<i16>(r0, r1, 0, 8, 1, 9, 2, 10, 3, 11));
-        v128.store(dst, v128.shuffle<i16>(r0, r1, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+        if (width == NR) v128.store(dst, v128.shuffle<i16>(r0, r1, 4, 12, 5, 13, 6, 14, 7, 15), 16);
         src += stride << 1;
-        dst += NR << 2;
+        dst += step;
       }
-    } else if (nr == NR) {
+    } else {
       // b is [N,K] (PyTorch weights): a column's pair is one contiguous i32; transpose 4×4 blocks
-      // of them (4 columns × 4 pairs), two per 4 pairs of the panel.
+      // of them (4 columns × 4 pairs).
       const rowStride = <usize>k << 1;
       let src = b + (<usize>(jc * k + pc) << 1);
-      for (; (p + 4) * 2 <= kc; p += 4) {
-        transpose4(src, rowStride, dst, NR << 2);
-        transpose4(src + 4 * rowStride, rowStride, dst + 16, NR << 2);
+      for (; p + 4 <= full; p += 4) {
+        transpose4(src, rowStride, dst, step);
+        if (width == NR) transpose4(src + 4 * rowStride, rowStride, dst + 16, step);
         src += 16;
-        dst += (4 * NR) << 2;
+        dst += 4 * step;
       }
     }
-    // The rest (edge panel, the pairs the fast paths left), one element at a time.
-    const width = nr <= NR / 2 ? NR / 2 : NR;
     for (; p < pairs; p++) {
       for (let jj = 0; jj < width; jj++) {
         let v0: i16 = 0, v1: i16 = 0;
@@ -243,24 +257,28 @@ function packB(b: usize, pc: i32, kc: i32, n: i32, k: i32, transB: bool, dst: us
   }
 }
 
-/** op(a)[ic..ic+mr, pc..pc+kc] → [kc/2][MR][2] (k pairs adjacent), rows past mr and a k past kc zero. */
+/**
+ * op(a)[ic..ic+mr, pc..pc+kc] → [kc/2][MR][2] (k pairs adjacent), a k past kc zero. Rows past mr
+ * are read from whatever follows (see packB): they only feed output rows that are never copied out.
+ */
 function packA(a: usize, ic: i32, pc: i32, mr: i32, kc: i32, m: i32, k: i32, transA: bool, dst: usize): void {
   const pairs = (kc + 1) >> 1;
+  const full = kc >> 1;
   let p = 0;
-  if (mr == MR && !transA) {
+  if (!transA) {
     // a is [M,K]: a row's pair is one contiguous i32; transpose 4×4 blocks (4 rows × 4 pairs).
     const rowStride = <usize>k << 1;
     let src = a + (<usize>(ic * k + pc) << 1);
-    for (; (p + 4) * 2 <= kc; p += 4) {
+    for (; p + 4 <= full; p += 4) {
       transpose4(src, rowStride, dst, MR << 2);
       src += 16;
       dst += (4 * MR) << 2;
     }
-  } else if (mr == MR) {
+  } else {
     // a is [K,M]: rows 2p and 2p+1 hold the MR values of a pair as 4 contiguous i16 each.
     const stride = <usize>m << 1;
     let src = a + (<usize>(pc * m + ic) << 1);
-    for (; p + 1 <= kc >> 1; p++) {
+    for (; p < full; p++) {
       const r0 = v128.load64_zero(src);
       const r1 = v128.load64_zero(src + stride);
       v128.store(dst, v128.shuffle<i16>(r0, r1, 0, 8, 1, 9, 2, 10, 3, 11));

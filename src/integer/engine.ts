@@ -1,0 +1,261 @@
+/**
+ * Integer-only inference of a compiled QuantizedViT (compile.ts), exactly as the accelerator's
+ * datapath computes it: every value between the pixels and the logits is an integer, every GEMM
+ * goes through the accumulator (accumulator.ts → intGemm), every stage ends in a quantizer unit.
+ * Images are independent, so the result of an image does not depend on the batch it came in or on
+ * the thread that ran it. Only the logits leave the integer domain: accumulator · its real scale.
+ */
+import { accumulate, OverflowCounter } from './accumulator.js';
+import type { BlockProgram, GeluKernel, IntegerProgram, LinearStage, ResidualAdd, SoftmaxKernel } from './compile.js';
+import { iGelu, iSoftmaxRow } from './ibert.js';
+import { iLayerNormRow, shiftGelu, shiftmaxRow } from './ivit.js';
+import { isTwin, quantizeRows, type OperandTally, type QuantizerUnit } from './quantizer-unit.js';
+import { requantizeAt, requantizeSumAt } from './requant.js';
+import { combineTwin } from './twin.js';
+
+/** Measured statistics per op: its A operand and, for Q·Kᵀ and P·V, its B operand. */
+export type OperandTallies = Map<string, { a: OperandTally; b?: OperandTally }>;
+
+export interface IntegerForwardResult {
+  /** [batch, numClasses] accumulator · scale of the head. */
+  logits: Float32Array;
+  /** Accumulator results that saturated (0 in a healthy model). */
+  overflows: number;
+  overflowsPerOp: Map<string, number>;
+  /** When asked for: operand tallies of every GEMM. */
+  stats?: OperandTallies;
+}
+
+export interface IntegerForwardOptions {
+  stats?: boolean;
+}
+
+/** pixels [batch, C, H, W] raw in [0, 1] → logits of the integer datapath. */
+export function integerForward(program: IntegerProgram, pixels: Float32Array, batch: number, options: IntegerForwardOptions = {}): IntegerForwardResult {
+  const { config, tokens: t, patches: np, dim: d } = program;
+  const imageSize = config.inChans * config.imgSize * config.imgSize;
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`integerForward: batch must be a positive integer, got ${batch}`);
+  if (pixels.length !== batch * imageSize) throw new RangeError(`integerForward: pixels hold ${pixels.length} floats, expected ${batch}·${imageSize}`);
+  const run = new Run(program, batch, options.stats === true);
+  const m = batch * t;
+
+  // Patch embedding → residual[0]; the class token's row is a compiled constant.
+  const pixelCodes = run.pixelCodes(pixels);
+  const embedded = run.linear(program.patchEmbed, pixelCodes, undefined, batch * np);
+  const residual = new Int32Array(m * d);
+  for (let b = 0; b < batch; b++) {
+    residual.set(program.clsRow, b * t * d);
+    for (let p = 0; p < np; p++) {
+      const src = (b * np + p) * d;
+      const dst = (b * t + p + 1) * d;
+      for (let c = 0; c < d; c++) residual[dst + c] = clamp16(requantizeAt(embedded[src + c], program.embedResidual, c));
+    }
+  }
+
+  for (let i = 0; i < program.blocks.length; i++) run.block(program.blocks[i], `blocks.${i}.`, residual);
+
+  // Final norm of the class tokens → head.
+  const cls = new Int32Array(batch * d);
+  for (let b = 0; b < batch; b++) cls.set(residual.subarray(b * t * d, b * t * d + d), b * d);
+  const headIn = run.layerNorm(program.norm, cls, batch, 1, 'head');
+  const acc = run.linear(program.head, headIn.main, headIn.high, batch);
+  const classes = program.head.outs;
+  const logits = new Float32Array(batch * classes);
+  for (let i = 0; i < batch * classes; i++) logits[i] = acc[i] * program.head.accScale[i % classes];
+  return {
+    logits,
+    overflows: run.counter.total,
+    overflowsPerOp: run.counter.perOp,
+    ...(run.tallies ? { stats: run.tallies } : {}),
+  };
+}
+
+/** One forward's state: the program, the batch, the overflow counter and the operand tallies. */
+class Run {
+  readonly counter = new OverflowCounter();
+  readonly tallies?: OperandTallies;
+  private readonly m: number;
+
+  constructor(private readonly program: IntegerProgram, private readonly batch: number, stats: boolean) {
+    this.m = batch * program.tokens;
+    if (stats) this.tallies = new Map();
+  }
+
+  /** im2col of the raw pixels straight into u8 codes [B·Np, C·P·P]. */
+  pixelCodes(pixels: Float32Array): Int16Array {
+    const { config, pixel } = this.program;
+    const { inChans: channels, imgSize: s, patchSize: p } = config;
+    const grid = s / p;
+    const cols = channels * p * p;
+    const codes = new Int16Array(this.batch * grid * grid * cols);
+    for (let b = 0; b < this.batch; b++) {
+      for (let gy = 0; gy < grid; gy++) {
+        for (let gx = 0; gx < grid; gx++) {
+          const row = ((b * grid + gy) * grid + gx) * cols;
+          for (let c = 0; c < channels; c++) {
+            for (let ky = 0; ky < p; ky++) {
+              const src = ((b * channels + c) * s + gy * p + ky) * s + gx * p;
+              const dst = row + (c * p + ky) * p;
+              for (let kx = 0; kx < p; kx++) {
+                const code = Math.floor(pixels[src + kx] / pixel.scale + 0.5) + pixel.zeroPoint;
+                codes[dst + kx] = code < pixel.lo ? pixel.lo : code > pixel.hi ? pixel.hi : code;
+              }
+            }
+          }
+        }
+      }
+    }
+    this.tally('patch_embed.proj', 'a', codes, codes.length);
+    return codes;
+  }
+
+  block(blk: BlockProgram, prefix: string, residual: Int32Array): void {
+    const { tokens: t, dim: d, heads, headDim: hd } = this.program;
+    const m = this.m;
+    // Attention branch.
+    const qkvIn = this.layerNorm(blk.norm1, residual, m, t, prefix + 'attn.qkv');
+    const qkv = this.linear(blk.qkv, qkvIn.main, qkvIn.high, m);
+    const qCodes = new Int16Array(m * d);
+    const kCodes = new Int16Array(m * d);
+    const vCodes = new Int16Array(m * d);
+    quantizeRows(blk.q, qkv, m, t, qCodes, undefined, this.operandTally(prefix + 'attn.qk', 'a'), 3 * d, 0);
+    quantizeRows(blk.k, qkv, m, t, kCodes, undefined, this.operandTally(prefix + 'attn.qk', 'b'), 3 * d, d);
+    quantizeRows(blk.v, qkv, m, t, vCodes, undefined, this.operandTally(prefix + 'attn.pv', 'b'), 3 * d, 2 * d);
+    const qh = new Int16Array(t * hd);
+    const kh = new Int16Array(t * hd);
+    const vh = new Int16Array(t * hd);
+    const scores = new Float64Array(t * t);
+    const probs = new Float64Array(t * t);
+    const scratch = new Float64Array(t);
+    const pMain = new Int16Array(t * t);
+    const pHigh = isTwin(blk.p) ? new Int16Array(t * t) : undefined;
+    const out = new Float64Array(t * hd);
+    const outHigh = pHigh ? new Float64Array(t * hd) : undefined;
+    const pvAcc = new Float64Array(m * d);
+    const acc = this.program.accumulator;
+    const pTally = this.operandTally(prefix + 'attn.pv', 'a');
+    for (let b = 0; b < this.batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        gatherHead(qCodes, qh, b, h, t, d, hd);
+        gatherHead(kCodes, kh, b, h, t, d, hd);
+        gatherHead(vCodes, vh, b, h, t, d, hd);
+        accumulate(qh, kh, scores, { m: t, k: hd, n: t, transB: true }, acc, this.counter, prefix + 'attn.qk');
+        softmaxRows(blk.softmax, scores, probs, t, scratch);
+        quantizeRows(blk.p, probs, t, 1, pMain, pHigh, pTally);
+        accumulate(pMain, vh, out, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
+        if (pHigh && outHigh) {
+          accumulate(pHigh, vh, outHigh, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
+          combineTwin(out, outHigh, blk.pvShift as number, out, t * hd);
+        }
+        for (let r = 0; r < t; r++) {
+          const dst = (b * t + r) * d + h * hd;
+          for (let j = 0; j < hd; j++) pvAcc[dst + j] = out[r * hd + j];
+        }
+      }
+    }
+    const projIn = this.quantize(blk.projInput, pvAcc, m, t, prefix + 'attn.proj');
+    const proj = this.linear(blk.proj, projIn.main, projIn.high, m);
+    this.residualAdd(blk.residual1, residual, proj);
+
+    // MLP branch.
+    const fc1In = this.layerNorm(blk.norm2, residual, m, t, prefix + 'mlp.fc1');
+    const fc1 = this.linear(blk.fc1, fc1In.main, fc1In.high, m);
+    const hidden = blk.fc1.outs;
+    const g = new Float64Array(m * hidden);
+    for (let r = 0; r < m; r++) {
+      const base = ((r % t) % blk.geluTokens) * hidden;
+      const row = r * hidden;
+      for (let c = 0; c < hidden; c++) g[row + c] = gelu(blk.gelu, clamp16(requantizeAt(fc1[row + c], blk.geluInput, base + c)));
+    }
+    const fc2In = this.quantize(blk.fc2.input, g, m, t, prefix + 'mlp.fc2');
+    const fc2 = this.linear(blk.fc2, fc2In.main, fc2In.high, m);
+    this.residualAdd(blk.residual2, residual, fc2);
+  }
+
+  /** I-LayerNorm of rows of the (centred) residual stream, then the unit into `op`'s input operand. */
+  layerNorm(unit: QuantizerUnit, x: Int32Array, rows: number, period: number, op: string): { main: Int16Array; high?: Int16Array } {
+    const d = this.program.dim;
+    const normed = new Int32Array(rows * d);
+    for (let r = 0; r < rows; r++) iLayerNormRow(x, r * d, d, normed);
+    return this.quantize(unit, normed, rows, period, op);
+  }
+
+  quantize(unit: QuantizerUnit, z: ArrayLike<number>, rows: number, period: number, op: string): { main: Int16Array; high?: Int16Array } {
+    const main = new Int16Array(rows * unit.channels);
+    const high = isTwin(unit) ? new Int16Array(rows * unit.channels) : undefined;
+    quantizeRows(unit, z, rows, period, main, high, this.operandTally(op, 'a'));
+    return high ? { main, high } : { main };
+  }
+
+  /** [rows × outs] accumulator of a linear layer, twin operands combined after their two accumulators. */
+  linear(stage: LinearStage, main: Int16Array, high: Int16Array | undefined, rows: number): Float64Array {
+    const acc = this.program.accumulator;
+    const shape = { m: rows, k: stage.ins, n: stage.outs, transB: true };
+    const out = new Float64Array(rows * stage.outs);
+    accumulate(main, stage.weight, out, shape, acc, this.counter, stage.name, stage.bias, stage.biasRows);
+    if (high) {
+      const large = new Float64Array(rows * stage.outs);
+      accumulate(high, stage.weight, large, shape, acc, this.counter, stage.name);
+      combineTwin(out, large, stage.twinShift as number, out, rows * stage.outs);
+    }
+    return out;
+  }
+
+  /** residual ← clamp(round((residual·s_old + acc·S_acc) / s_new)), in place. */
+  residualAdd(add: ResidualAdd, residual: Int32Array, acc: Float64Array): void {
+    const { tokens: t, dim: d } = this.program;
+    for (let r = 0; r < this.m; r++) {
+      const base = ((r % t) % add.tokens) * d;
+      const row = r * d;
+      for (let c = 0; c < d; c++) {
+        const v = requantizeSumAt(residual[row + c], add.stream, acc[row + c], add.branch, base + c);
+        residual[row + c] = v < add.lo ? add.lo : v > add.hi ? add.hi : v;
+      }
+    }
+  }
+
+  operandTally(op: string, operand: 'a' | 'b'): OperandTally | undefined {
+    if (!this.tallies) return undefined;
+    let entry = this.tallies.get(op);
+    if (!entry) {
+      entry = { a: { count: 0, zeros: 0, sumAbs: 0 } };
+      this.tallies.set(op, entry);
+    }
+    if (operand === 'a') return entry.a;
+    entry.b ??= { count: 0, zeros: 0, sumAbs: 0 };
+    return entry.b;
+  }
+
+  private tally(op: string, operand: 'a' | 'b', values: Int16Array, count: number): void {
+    const tally = this.operandTally(op, operand);
+    if (!tally) return;
+    for (let i = 0; i < count; i++) {
+      if (values[i] === 0) tally.zeros++;
+      else tally.sumAbs += Math.abs(values[i]);
+    }
+    tally.count += count;
+  }
+}
+
+function softmaxRows(kernel: SoftmaxKernel, scores: Float64Array, probs: Float64Array, t: number, scratch: Float64Array): void {
+  for (let r = 0; r < t; r++) {
+    if (kernel.set === 'ivit') shiftmaxRow(scores, r * t, t, probs, r * t, kernel.c, scratch);
+    else iSoftmaxRow(scores, r * t, t, probs, r * t, kernel.c, scratch);
+  }
+}
+
+function gelu(kernel: GeluKernel, q: number): number {
+  return kernel.set === 'ivit' ? shiftGelu(q, kernel.c) : iGelu(q, kernel.c);
+}
+
+/** Head h of image b out of a [B·T, D] operand array into a contiguous [T, hd] one. */
+function gatherHead(src: Int16Array, dst: Int16Array, b: number, h: number, t: number, d: number, hd: number): void {
+  for (let r = 0; r < t; r++) {
+    const from = (b * t + r) * d + h * hd;
+    for (let j = 0; j < hd; j++) dst[r * hd + j] = src[from + j];
+  }
+}
+
+function clamp16(v: number): number {
+  return v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+}

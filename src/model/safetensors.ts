@@ -13,7 +13,10 @@
  * Every violation is a UserError with one line `<file>: <problem>`; no number from the file is used
  * before it is checked, so a bad file can never cause an out-of-range read or a huge allocation.
  *
- * vitsim reads F32, F16 and BF16 (converted to Float32Array) and writes F32.
+ * Checkpoints are float: `readSafetensors` reads F32, F16 and BF16 (converted to Float32Array) and
+ * `writeSafetensors` writes F32. Quantized-model files also hold integers and doubles:
+ * `readTypedSafetensors` / `writeTypedSafetensors` add F64, I8, I16, I32 and U8, each kept in its own
+ * typed array (F16 and BF16 still arrive as float32), with the same checks.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -29,6 +32,23 @@ export interface StoredTensor {
   dtype: FloatDtype;
   shape: number[];
   data: Float32Array;
+}
+
+/** The dtypes the typed reader and writer handle, each in its own typed array. */
+export type TypedDtype = 'F32' | 'F64' | 'I8' | 'I16' | 'I32' | 'U8';
+
+export type TypedData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array;
+
+export interface TypedTensor {
+  /** The stored dtype; F16 and BF16 are read as float32 (their data is a Float32Array) and never written. */
+  dtype: TypedDtype | 'F16' | 'BF16';
+  shape: number[];
+  data: TypedData;
+}
+
+export interface TypedSafetensorsContents {
+  tensors: Map<string, TypedTensor>;
+  metadata: Record<string, string>;
 }
 
 export interface SafetensorsContents {
@@ -64,6 +84,112 @@ export function readSafetensors(file: string): SafetensorsContents {
 
 /** Parses the bytes of a .safetensors file; `file` only names it in error messages. */
 export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsContents {
+  const fail = (problem: string): never => {
+    throw new UserError(`${file}: ${problem}`);
+  };
+  const { view, headerEnd, infos, metadata } = parseLayout(bytes, file);
+  const tensors = new Map<string, StoredTensor>();
+  for (const info of infos) {
+    if (!isFloatDtype(info.dtype)) {
+      fail(`tensor ${describe(info.name)} has dtype ${info.dtype}; vitsim reads only F32, F16 and BF16`);
+    }
+    const dtype = info.dtype as FloatDtype;
+    const at = headerEnd + info.begin;
+    tensors.set(info.name, { dtype, shape: info.shape, data: decode(view, at, info.end - info.begin, dtype) });
+  }
+  return { tensors, metadata };
+}
+
+/** Reads a whole .safetensors file of any dtype of TypedDtype (or F16/BF16); one-line UserErrors as readSafetensors. */
+export function readTypedSafetensors(file: string): TypedSafetensorsContents {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new UserError(`${file}: cannot read file (${ioReason(err)})`);
+  }
+  return parseTypedSafetensors(bytes, file);
+}
+
+/** parseSafetensors for the typed dtypes: integers and doubles keep their own typed arrays. */
+export function parseTypedSafetensors(bytes: Uint8Array, file: string): TypedSafetensorsContents {
+  const { view, headerEnd, infos, metadata } = parseLayout(bytes, file);
+  const tensors = new Map<string, TypedTensor>();
+  for (const info of infos) {
+    const at = headerEnd + info.begin;
+    const length = info.end - info.begin;
+    const dtype = info.dtype;
+    if (isFloatDtype(dtype)) {
+      tensors.set(info.name, { dtype, shape: info.shape, data: decode(view, at, length, dtype) });
+    } else if (isTypedDtype(dtype)) {
+      tensors.set(info.name, { dtype, shape: info.shape, data: decodeTyped(view, at, length, dtype) });
+    } else {
+      throw new UserError(`${file}: tensor ${describe(info.name)} has dtype ${dtype}; vitsim reads only F32, F16, BF16, F64, I8, I16, I32 and U8`);
+    }
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Writes tensors as F32 with `metadata` in the header, the way the reference writer lays a file out
+ * (tensors sorted by name, header padded with spaces to a multiple of 8 so every tensor starts
+ * 8-byte aligned). The file appears atomically: a crash leaves the old file or the new one, never half.
+ */
+export function writeSafetensors(file: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+  writeTypedSafetensors(file, asF32(tensors), metadata);
+}
+
+/** writeSafetensors for tensors of any TypedDtype, each stored in the dtype it names. */
+export function writeTypedSafetensors(file: string, tensors: Map<string, TypedTensor>, metadata: Record<string, string> = {}): void {
+  const { header, chunks } = encodeLayout(tensors, metadata);
+  // The temporary file sits next to the target so that the rename stays within one filesystem.
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'w');
+    writeAll(fd, header);
+    for (const chunk of chunks) writeAll(fd, chunk);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, file);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Nothing to clean up: the temporary file was never created or is already renamed.
+    }
+    throw new UserError(`${file}: cannot write file (${ioReason(err)})`);
+  }
+}
+
+/** The bytes `writeSafetensors` writes, as one buffer (for tests and in-memory use). */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
+  return encodeTypedSafetensors(asF32(tensors), metadata);
+}
+
+/** The bytes `writeTypedSafetensors` writes, as one buffer. */
+export function encodeTypedSafetensors(tensors: Map<string, TypedTensor>, metadata: Record<string, string> = {}): Uint8Array {
+  const { header, chunks } = encodeLayout(tensors, metadata);
+  const out = new Uint8Array(header.length + chunks.reduce((sum, c) => sum + c.length, 0));
+  out.set(header, 0);
+  let at = header.length;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+function asF32(tensors: Map<string, Tensor>): Map<string, TypedTensor> {
+  const typed = new Map<string, TypedTensor>();
+  for (const [name, t] of tensors) typed.set(name, { dtype: 'F32', shape: t.shape, data: t.data });
+  return typed;
+}
+
+/** The checked header of a safetensors file: tensor infos (tiling checked, sorted by offset) and metadata. */
+function parseLayout(bytes: Uint8Array, file: string): { view: DataView; headerEnd: number; infos: TensorInfo[]; metadata: Record<string, string> } {
   const fail = (problem: string): never => {
     throw new UserError(`${file}: ${problem}`);
   };
@@ -104,58 +230,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsCo
     .map(([name, info]) => parseInfo(name, info, bufferBytes, file));
   checkTiling(infos, bufferBytes, file);
 
-  const tensors = new Map<string, StoredTensor>();
-  for (const info of infos) {
-    if (!isFloatDtype(info.dtype)) {
-      fail(`tensor ${describe(info.name)} has dtype ${info.dtype}; vitsim reads only F32, F16 and BF16`);
-    }
-    const dtype = info.dtype as FloatDtype;
-    const at = 8 + n + info.begin;
-    tensors.set(info.name, { dtype, shape: info.shape, data: decode(view, at, info.end - info.begin, dtype) });
-  }
-  return { tensors, metadata };
-}
-
-/**
- * Writes tensors as F32 with `metadata` in the header, the way the reference writer lays a file out
- * (tensors sorted by name, header padded with spaces to a multiple of 8 so every tensor starts
- * 8-byte aligned). The file appears atomically: a crash leaves the old file or the new one, never half.
- */
-export function writeSafetensors(file: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
-  const { header, chunks } = encodeLayout(tensors, metadata);
-  // The temporary file sits next to the target so that the rename stays within one filesystem.
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(temp, 'w');
-    writeAll(fd, header);
-    for (const chunk of chunks) writeAll(fd, chunk);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temp, file);
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(temp);
-    } catch {
-      // Nothing to clean up: the temporary file was never created or is already renamed.
-    }
-    throw new UserError(`${file}: cannot write file (${ioReason(err)})`);
-  }
-}
-
-/** The bytes `writeSafetensors` writes, as one buffer (for tests and in-memory use). */
-export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
-  const { header, chunks } = encodeLayout(tensors, metadata);
-  const out = new Uint8Array(header.length + chunks.reduce((sum, c) => sum + c.length, 0));
-  out.set(header, 0);
-  let at = header.length;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return { view, headerEnd: 8 + n, infos, metadata };
 }
 
 interface TensorInfo {
@@ -248,7 +323,7 @@ export function halfToFloat(h: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
-function encodeLayout(tensors: Map<string, Tensor>, metadata: Record<string, string>): { header: Uint8Array; chunks: Uint8Array[] } {
+function encodeLayout(tensors: Map<string, TypedTensor>, metadata: Record<string, string>): { header: Uint8Array; chunks: Uint8Array[] } {
   // Sorted by name like the reference writer, so the same tensors always give the same bytes.
   const names = [...tensors.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -256,14 +331,17 @@ function encodeLayout(tensors: Map<string, Tensor>, metadata: Record<string, str
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const name of names) {
-    const tensor = tensors.get(name) as Tensor;
+    const tensor = tensors.get(name) as TypedTensor;
     const elements = tensor.shape.reduce((product, dim) => product * dim, 1);
     // A caller handing over inconsistent tensors is a bug, not a user mistake.
     if (name === METADATA_KEY) throw new Error(`a tensor cannot be named ${METADATA_KEY}`);
     if (elements !== tensor.data.length) throw new Error(`tensor ${name}: shape [${tensor.shape.join(', ')}] has ${elements} elements, data has ${tensor.data.length}`);
-    header[name] = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + 4 * elements] };
-    offset += 4 * elements;
-    chunks.push(littleEndianBytes(tensor.data));
+    const dtype = tensor.dtype;
+    if (!isTypedDtype(dtype) || !(tensor.data instanceof TYPED_ARRAYS[dtype])) throw new Error(`tensor ${name}: cannot write dtype ${dtype} from a ${tensor.data.constructor.name}`);
+    const bytes = DTYPE_BYTES[dtype] * elements;
+    header[name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+    chunks.push(littleEndianBytes(tensor.data, dtype));
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -273,11 +351,38 @@ function encodeLayout(tensors: Map<string, Tensor>, metadata: Record<string, str
   return { header: out, chunks };
 }
 
-function littleEndianBytes(data: Float32Array): Uint8Array {
-  if (endianness() === 'LE') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+/** The typed array each TypedDtype is read into and written from. */
+const TYPED_ARRAYS = {
+  F32: Float32Array, F64: Float64Array, I8: Int8Array, I16: Int16Array, I32: Int32Array, U8: Uint8Array,
+} as const;
+
+function littleEndianBytes(data: TypedData, dtype: TypedDtype): Uint8Array {
+  if (endianness() === 'LE' || dtype === 'I8' || dtype === 'U8') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const view = new DataView(out.buffer);
-  for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i], true);
+  for (let i = 0; i < data.length; i++) {
+    if (dtype === 'F32') view.setFloat32(4 * i, data[i], true);
+    else if (dtype === 'F64') view.setFloat64(8 * i, data[i], true);
+    else if (dtype === 'I16') view.setInt16(2 * i, data[i], true);
+    else view.setInt32(4 * i, data[i], true);
+  }
+  return out;
+}
+
+/** Integers and doubles, copied out of the file into a fresh (aligned) typed array. */
+function decodeTyped(view: DataView, at: number, byteLength: number, dtype: TypedDtype): TypedData {
+  const Type = TYPED_ARRAYS[dtype];
+  const out = new Type(byteLength / DTYPE_BYTES[dtype]);
+  if (endianness() === 'LE' || dtype === 'I8' || dtype === 'U8') {
+    new Uint8Array(out.buffer).set(new Uint8Array(view.buffer, view.byteOffset + at, byteLength));
+    return out;
+  }
+  for (let i = 0; i < out.length; i++) {
+    if (dtype === 'F32') out[i] = view.getFloat32(at + 4 * i, true);
+    else if (dtype === 'F64') out[i] = view.getFloat64(at + 8 * i, true);
+    else if (dtype === 'I16') out[i] = view.getInt16(at + 2 * i, true);
+    else out[i] = view.getInt32(at + 4 * i, true);
+  }
   return out;
 }
 
@@ -319,6 +424,10 @@ function firstDuplicateKey(text: string): string | undefined {
 
 function isFloatDtype(dtype: string): dtype is FloatDtype {
   return dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
+}
+
+function isTypedDtype(dtype: string): dtype is TypedDtype {
+  return dtype in TYPED_ARRAYS;
 }
 
 function isCount(value: unknown): value is number {

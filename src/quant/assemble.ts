@@ -427,7 +427,7 @@ function weightProblem(where: string, w: WeightQuant, outs: number, ins: number)
   for (let i = 0; i < w.codes.length; i++) {
     const c = w.codes[i];
     if (c < lo || c > hi || (w.kind === 'odd-level' && (c & 1) === 0)) {
-      return `${where}.codes[${i}] = ${c} is not a ${w.kind === 'odd-level' ? 'odd integer' : 'code'} in ${lo}…${hi}`;
+      return `${where}.codes[${i}] = ${c} is not ${w.kind === 'odd-level' ? 'an odd integer' : 'a code'} in ${lo}…${hi}`;
     }
   }
   if (w.zeroPoints) {

@@ -208,8 +208,13 @@ export function parseOptions(options: MethodOptions): Liu2021Options {
     candidateBits = [...new Set(list as number[])].sort((a, b) => a - b);
   }
   if (candidateBits.length === 0) candidateBits = [wbits];
+  const mixedPrecision = flag('mixedPrecision', false);
+  // The budget is Σ params·wbits, so it holds some assignment iff the narrowest candidate fits: say so before calibrating.
+  if (mixedPrecision && candidateBits[0] > wbits) {
+    throw new UserError(`${where}: candidateBits ${candidateBits.join(',')} cannot meet a mean of wbits = ${wbits} bits (the narrowest candidate is ${candidateBits[0]})`);
+  }
   return {
-    mixedPrecision: flag('mixedPrecision', false),
+    mixedPrecision,
     ranking: flag('ranking', true),
     biasCorrection: flag('biasCorrection', true),
     candidateBits,

@@ -49,6 +49,12 @@ export interface PointResult {
     /** Latency of one batch by op kind (`gemm`, `softmax`, `layernorm`, …). */
     latencySByOpKind: Record<string, number>;
   };
+  /**
+   * Only on a point whose axis values make no valid design (the simulator or the pricer refused it):
+   * the refusal. Such a point has feasible false, violated ['invalid design'] and every metric 0,
+   * so it must never enter a front.
+   */
+  error?: string;
 }
 
 /** The metric names constraints and objectives may use. */

@@ -4,7 +4,7 @@
  * run would trip on later — every axis value is applied to the base design once — so a bad spec is
  * refused with one line before any point is computed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, UserError } from '../config/errors.js';
@@ -216,7 +216,10 @@ function accuracy(a: NonNullable<RawSweep['accuracy']>, path: (p: string) => str
 }
 
 function shippedTables(): string[] {
-  return ['imagenet-top1.csv'].map((f) => join(ACCURACY_DIR, f));
+  return readdirSync(ACCURACY_DIR)
+    .filter((f) => f.endsWith('.csv'))
+    .sort()
+    .map((f) => join(ACCURACY_DIR, f));
 }
 
 function constraint(c: NonNullable<RawSweep['constraints']>[number], i: number, file: string): Constraint {

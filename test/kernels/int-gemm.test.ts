@@ -77,6 +77,16 @@ describe('exact integer gemm (wasm SIMD)', () => {
     }
   });
 
+  it('equals the reference exactly with wide operands (16 × 12 and 16 × 16 bits) across several k blocks', () => {
+    for (const [limitA, limitB] of [[32767, 2047], [32767, 32767], [32768, 32767], [32768, 32768]]) {
+      for (const transB of [false, true]) {
+        const shape = { m: 6, k: 1100, n: 21, transB };
+        const a = randomInts(6 * 1100, limitA, limitB), b = randomInts(1100 * 21, limitB, limitA);
+        expect(compare(shape, a, b)).toBe('identical');
+      }
+    }
+  });
+
   it('is exact where a plain i32 accumulator overflows: every operand at −32768 (products of 2^30)', () => {
     for (const k of [1, 2, 3, 8, 33]) {
       const shape = { m: 5, k, n: 9 };

@@ -42,6 +42,12 @@ export function scratchBytes(n: i32): usize {
   return (<usize>(KC * roundUp(n, NR) + MR * KC) << 1) + (<usize>(MR * NR) << 3);
 }
 
+/**
+ * k blocks shorter than this switch to the i64 kernel. Measured on 850×128×64 (GMAC/s, i32 blocks
+ * vs i64): block 2: 6.0 vs 13.5; 16: 23.5 vs 13.4; 32: 30.1 vs 13.3; the i32 path's cost of adding
+ * a block into c falls as 1/block, so they cross near block 6.
+ */
+const WIDE_BELOW: i32 = 6;
 /** Largest value an i32 lane holds: a k block's sum must stay within it (wrapping on the way is fine). */
 const I32_MAX: f64 = 2147483647;
 /** Below this every integer is exact in f64. */
@@ -71,6 +77,10 @@ export function intGemm(
   // Even blocks keep every pair full; a block of 1 (both operands at −32768) still works, half empty.
   let block = magnitude == 0 ? KC : <i32>min(<f64>KC, Math.floor(I32_MAX / magnitude));
   if (block > 1) block &= ~1;
+  // Short blocks (wide operands) would spend more time adding blocks into c than multiplying: as
+  // long as one dot pair still fits an i32 (block ≥ 2), widen each pair's sum to i64 lanes instead.
+  const wide = block >= 2 && block < WIDE_BELOW;
+  if (wide) block = KC;
   const ldc = <usize>n << 3;
   for (let pc = 0; pc < k; pc += block) {
     const kc = min(block, k - pc);
@@ -85,7 +95,22 @@ export function intGemm(
         const nr = min(NR, n - jc);
         const panel = packedB + (<usize>(jc * pairs) << 2);
         const out = c + (<usize>(ic * n + jc) << 3);
-        if (mr == MR && nr == NR) {
+        if (wide) {
+          // Four columns at a time: the i64 lanes of a 4×8 tile would not fit the registers.
+          const step = <usize>(nr <= NR / 2 ? NR / 2 : NR) << 2;
+          for (let h = 0; h < nr; h += NR / 2) {
+            const cols = min(NR / 2, nr - h);
+            const half = panel + (<usize>h << 2);
+            const at = out + (<usize>h << 3);
+            if (mr == MR && cols == NR / 2) {
+              microWide(packedA, half, step, at, ldc, pairs, load);
+            } else {
+              if (load) copyTile(tile, NR << 3, at, ldc, mr, cols);
+              microWide(packedA, half, step, tile, NR << 3, pairs, load);
+              copyTile(at, ldc, tile, NR << 3, mr, cols);
+            }
+          }
+        } else if (mr == MR && nr == NR) {
           micro(packedA, panel, out, ldc, pairs, load);
         } else if (mr == MR && nr == NR / 2) {
           microHalf(packedA, panel, out, ldc, pairs, load);
@@ -181,6 +206,51 @@ function microHalf(pa: usize, pb: usize, pc: usize, ldc: usize, pairs: i32, load
   const r2 = r1 + ldc;
   const r3 = r2 + ldc;
   storeQuad(pc, c0, load); storeQuad(r1, c1, load); storeQuad(r2, c2, load); storeQuad(r3, c3, load);
+}
+
+/**
+ * The MR×(NR/2) kernel for wide operands: each pair's dot (exact in i32) is widened to i64 lanes
+ * before it is added, so k needs no blocking for overflow. `step`: bytes per pair in the b panel.
+ */
+// @ts-ignore: decorator
+@inline
+function microWide(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pairs: i32, load: bool): void {
+  let c0 = i64x2.splat(0), c1 = i64x2.splat(0), c2 = i64x2.splat(0), c3 = i64x2.splat(0);
+  let c4 = i64x2.splat(0), c5 = i64x2.splat(0), c6 = i64x2.splat(0), c7 = i64x2.splat(0);
+  for (let p = 0; p < pairs; p++) {
+    const b0 = v128.load(pb);
+    let d = i32x4.dot_i16x8_s(v128.load32_splat(pa), b0);
+    c0 = i64x2.add(c0, i64x2.extend_low_i32x4_s(d));
+    c1 = i64x2.add(c1, i64x2.extend_high_i32x4_s(d));
+    d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 4), b0);
+    c2 = i64x2.add(c2, i64x2.extend_low_i32x4_s(d));
+    c3 = i64x2.add(c3, i64x2.extend_high_i32x4_s(d));
+    d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 8), b0);
+    c4 = i64x2.add(c4, i64x2.extend_low_i32x4_s(d));
+    c5 = i64x2.add(c5, i64x2.extend_high_i32x4_s(d));
+    d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 12), b0);
+    c6 = i64x2.add(c6, i64x2.extend_low_i32x4_s(d));
+    c7 = i64x2.add(c7, i64x2.extend_high_i32x4_s(d));
+    pa += MR << 2;
+    pb += step;
+  }
+  const r1 = pc + ldc;
+  const r2 = r1 + ldc;
+  const r3 = r2 + ldc;
+  storeWide(pc, c0, load); storeWide(pc + 16, c1, load);
+  storeWide(r1, c2, load); storeWide(r1 + 16, c3, load);
+  storeWide(r2, c4, load); storeWide(r2 + 16, c5, load);
+  storeWide(r3, c6, load); storeWide(r3 + 16, c7, load);
+}
+
+/** Two i64 lanes → two f64 at out (exact: intGemm checked that |sums| < 2^53), stored or added. */
+// @ts-ignore: decorator
+@inline
+function storeWide(out: usize, acc: v128, load: bool): void {
+  let v = f64x2.splat(<f64>i64x2.extract_lane(acc, 0));
+  v = f64x2.replace_lane(v, 1, <f64>i64x2.extract_lane(acc, 1));
+  if (load) v = f64x2.add(v, v128.load(out));
+  v128.store(out, v);
 }
 
 /** Four i32 lanes → four f64 at out, stored, or added to what is there (a later k block). */

@@ -15,7 +15,7 @@ import { readJsonFile } from '../config/schema.js';
 import { resolvePreset } from '../config/presets.js';
 import { parseQuantity } from '../config/units.js';
 import { designComponents, designTechnology } from '../cost/simulation.js';
-import { ARCH_DIR, parseArch, type ArchFile } from '../hw/arch-file.js';
+import { ARCH_DIR, archPresets, parseArch, type ArchFile } from '../hw/arch-file.js';
 import type { Accelerator, DramType } from '../hw/arch.js';
 import { uniformBits, type BitConfig, type BitsEntry } from '../trace/bits.js';
 import { buildTrace } from '../trace/build.js';
@@ -55,7 +55,7 @@ export function designOf(spec: SweepSpec, params: Record<string, ParamValue>): {
  */
 export function designer(spec: SweepSpec): { design(params: Record<string, ParamValue>): PointDesign } {
   const baseFile = resolvePreset(ARCH_DIR, spec.base);
-  if (baseFile === undefined) throw new UserError(`${spec.name}: base "${spec.base}" is neither an arch file nor a preset`);
+  if (baseFile === undefined) throw new UserError(`base "${spec.base}" is neither an arch file nor a preset (presets: ${archPresets().join(', ')})`);
   const base = readJsonFile(baseFile) as ArchFile;
   const workload = loadWorkload(spec.workload);
   const archs = new Map<string, Accelerator>();
@@ -121,9 +121,10 @@ export function pointQuant(spec: SweepSpec, params: Record<string, ParamValue>):
  * the base, and the design must parse, build its trace and be priceable.
  */
 export function checkDesignAxes(spec: SweepSpec, axes: { name: string; values: ParamValue[] }[], file: string): void {
-  const d = designer(spec);
+  let d: ReturnType<typeof designer> | undefined;
   const check = (params: Record<string, ParamValue>, where: string): void => {
     try {
+      d ??= designer(spec);
       const { arch } = d.design(params);
       designComponents(arch);
       designTechnology(arch);

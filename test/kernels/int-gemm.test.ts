@@ -101,6 +101,21 @@ describe('exact integer gemm (wasm SIMD)', () => {
     }
   });
 
+  it('sizes its k blocks by the largest magnitude wherever it sits (each SIMD lane of the scan, and the tail)', () => {
+    // Extremes at every 8th position only (lane 8: only the last, past the vectors): if the scan
+    // missed them, the block would be sized for |a| = 1 and the products of 2^30 would wrap i32.
+    const k = 67;
+    for (let lane = 0; lane <= 8; lane++) {
+      for (const operand of ['a', 'b'] as const) {
+        const extreme = (i: number) => (lane === 8 ? i >= 64 : i % 8 === lane);
+        const sparse = new Int16Array(k).map((_, i) => (extreme(i) ? -32768 : 1));
+        const full = new Int16Array(k).fill(-32768);
+        const [a, b] = operand === 'a' ? [sparse, full] : [full, sparse];
+        expect(compare({ m: 1, k, n: 1 }, a, b)).toBe('identical');
+      }
+    }
+  });
+
   it('is exact at the 16-bit extremes mixed in sign, where one dot pair alone reaches 2^31', () => {
     const k = 41;
     const a = new Int16Array(3 * k), b = new Int16Array(k * 10);

@@ -135,13 +135,14 @@ function maxMagnitude(x: usize, length: i32): i32 {
     lo = i16x8.min_s(lo, v);
     hi = i16x8.max_s(hi, v);
   }
-  let low: i32 = 0, high: i32 = 0;
-  for (let lane = 0; lane < 8; lane++) {
-    low = min(low, <i32>i16x8.extract_lane_s(lo, 0));
-    high = max(high, <i32>i16x8.extract_lane_s(hi, 0));
-    lo = v128.shuffle<i16>(lo, lo, 1, 2, 3, 4, 5, 6, 7, 0);
-    hi = v128.shuffle<i16>(hi, hi, 1, 2, 3, 4, 5, 6, 7, 0);
-  }
+  // Fold the eight lanes in halves: 8 → 4 → 2 → 1.
+  lo = i16x8.min_s(lo, v128.shuffle<i16>(lo, lo, 4, 5, 6, 7, 0, 1, 2, 3));
+  hi = i16x8.max_s(hi, v128.shuffle<i16>(hi, hi, 4, 5, 6, 7, 0, 1, 2, 3));
+  lo = i16x8.min_s(lo, v128.shuffle<i16>(lo, lo, 2, 3, 0, 1, 2, 3, 0, 1));
+  hi = i16x8.max_s(hi, v128.shuffle<i16>(hi, hi, 2, 3, 0, 1, 2, 3, 0, 1));
+  lo = i16x8.min_s(lo, v128.shuffle<i16>(lo, lo, 1, 0, 1, 0, 1, 0, 1, 0));
+  hi = i16x8.max_s(hi, v128.shuffle<i16>(hi, hi, 1, 0, 1, 0, 1, 0, 1, 0));
+  let low = <i32>i16x8.extract_lane_s(lo, 0), high = <i32>i16x8.extract_lane_s(hi, 0);
   for (; i < length; i++) {
     const v = <i32>load<i16>(x + (<usize>i << 1));
     low = min(low, v);

@@ -1,6 +1,8 @@
 /**
- * `vitsim eval --model <file> --dataset fashion-mnist --split test [--limit N] [--json] [--logits out.csv]`:
- * top-1 accuracy of a float checkpoint on a dataset split, optionally with every image's logits.
+ * `vitsim eval --model <file> [--quant <qmodel> --engine float|fakequant|integer] --dataset fashion-mnist
+ *  --split test [--limit N] [--json] [--logits out.csv]`: top-1 accuracy of a float checkpoint, or of
+ * its quantized model (fake-quant in float, or the bit-exact integer engine), on a dataset split,
+ * optionally with every image's logits.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -12,6 +14,12 @@ import { DATASET_KEY, loadCheckpoint, parseConfigJson } from '../model/checkpoin
 import type { ViTConfig, ViTParams } from '../model/config.js';
 import { DATASET_NAMES, IMAGE_SIDE, loadDataset, NUM_CLASSES, type DatasetName, type ImageSet, type Split } from '../model/datasets.js';
 import { normaliseImages, vitForward } from '../model/vit.js';
+import { fakeQuantForward } from '../quant/fakequant.js';
+import { readQuantizedModel } from '../quant/qmodel-file.js';
+import type { QuantizedViT } from '../quant/spec.js';
+
+export type Engine = 'float' | 'fakequant' | 'integer';
+export const ENGINES: readonly Engine[] = ['float', 'fakequant', 'integer'];
 
 export interface EvalArgs {
   model: string;
@@ -22,12 +30,16 @@ export interface EvalArgs {
   batch: number;
   json: boolean;
   logits?: string;
+  quant?: string;
+  engine?: Engine;
 }
 
-/** What `--json` prints. */
+/** What `--json` prints; `engine` and `quant` only when a quantized model was given. */
 export interface EvalReport {
   dataset: DatasetName;
   split: Split;
+  engine?: Engine;
+  quant?: string;
   count: number;
   correct: number;
   accuracy: number;
@@ -48,13 +60,15 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('limit', { type: 'number', describe: 'evaluate only the first N images of the split' })
       .option('batch', { type: 'number', default: 50, describe: 'images per forward pass' })
       .option('json', { type: 'boolean', default: false, describe: 'print {dataset, split, count, correct, accuracy} as JSON' })
-      .option('logits', { type: 'string', describe: 'write index,label,pred,logit_0,… per image to this CSV file' }),
+      .option('logits', { type: 'string', describe: 'write index,label,pred,logit_0,… per image to this CSV file' })
+      .option('quant', { type: 'string', describe: 'quantized-model file made by vitsim quantize from this checkpoint' })
+      .option('engine', { type: 'string', choices: ENGINES, describe: 'float model, fake-quant (float with quantize-dequantize) or the integer engine [default: fakequant with --quant, else float]' }),
   handler: async (args) => {
     const report = await runEval(args);
     process.stdout.write(
       args.json
         ? `${JSON.stringify(report)}\n`
-        : `${report.dataset} ${report.split}: ${report.correct}/${report.count} correct, top-1 accuracy ${(100 * report.accuracy).toFixed(2)}%\n`,
+        : `${report.dataset} ${report.split}${report.engine === undefined ? '' : ` (${report.engine})`}: ${report.correct}/${report.count} correct, top-1 accuracy ${(100 * report.accuracy).toFixed(2)}%\n`,
     );
   },
 };
@@ -67,9 +81,16 @@ export async function runEval(args: EvalArgs): Promise<EvalReport> {
   const { config, params, metadata } = loadCheckpoint(args.model, { config: override });
   const dataset = datasetOf(args.dataset, metadata[DATASET_KEY], args.model);
   checkFits(config, dataset, args.model);
+  const engine = args.engine ?? (args.quant === undefined ? 'float' : 'fakequant');
+  if (engine !== 'float' && args.quant === undefined) throw new UserError(`vitsim eval: --engine ${engine} needs --quant <qmodel>`);
+  const quantized = engine === 'float' || args.quant === undefined ? undefined : readQuantizedModel(args.quant);
+  if (quantized) checkSameModel(config, quantized.config, args.model, args.quant as string);
+  if (engine === 'integer') {
+    throw new UserError('vitsim eval: --engine integer needs the integer engine (src/integer/evaluate.ts), which this build does not have yet; use --engine fakequant');
+  }
   const set = loadDataset(dataset, args.split, args.limit);
 
-  const logits = await classify(config, params, set, args.batch);
+  const logits = quantized ? await classifyFakeQuant(quantized, set, args.batch) : await classify(config, params, set, args.batch);
   const classes = config.numClasses;
   const preds = new Uint16Array(set.count);
   let correct = 0;
@@ -78,7 +99,31 @@ export async function runEval(args: EvalArgs): Promise<EvalReport> {
     if (preds[i] === set.labels[i]) correct++;
   }
   if (args.logits !== undefined) writeLogits(args.logits, set, preds, logits, classes);
-  return { dataset, split: args.split, count: set.count, correct, accuracy: set.count === 0 ? 0 : correct / set.count };
+  const which = args.quant === undefined ? {} : { engine, quant: args.quant };
+  return { dataset, split: args.split, ...which, count: set.count, correct, accuracy: set.count === 0 ? 0 : correct / set.count };
+}
+
+/** A quantized model made from another checkpoint would evaluate something else than asked. */
+function checkSameModel(model: ViTConfig, quant: ViTConfig, modelFile: string, quantFile: string): void {
+  const differs = (Object.keys(model) as (keyof ViTConfig)[]).find((key) => JSON.stringify(model[key]) !== JSON.stringify(quant[key]));
+  if (differs !== undefined) {
+    throw new UserError(`${quantFile}: its config has ${differs} ${describe(quant[differs])}, ${modelFile} has ${describe(model[differs])}; quantize this checkpoint with vitsim quantize`);
+  }
+}
+
+/** [count, numClasses] logits of the fake-quantized model, a batch at a time, from raw pixels. */
+async function classifyFakeQuant(q: QuantizedViT, set: ImageSet, batch: number): Promise<Float32Array> {
+  const imageSize = set.channels * set.height * set.width;
+  const logits = new Float32Array(set.count * q.config.numClasses);
+  const bar = progressBar(set.count);
+  for (let start = 0; start < set.count; start += batch) {
+    const b = Math.min(batch, set.count - start);
+    logits.set(fakeQuantForward(q, set.pixels.subarray(start * imageSize, (start + b) * imageSize), b), start * q.config.numClasses);
+    bar?.update(start + b);
+    if (bar) await yieldToEventLoop();
+  }
+  bar?.stop();
+  return logits;
 }
 
 /** [count, numClasses] logits of every image of the set, a batch at a time (the float model; --engine will choose another here). */

@@ -9,6 +9,10 @@ import type { ViTConfig, ViTParams } from '../../src/model/config.js';
 import { loadDataset } from '../../src/model/datasets.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import { initViT, normaliseImages, vitForward } from '../../src/model/vit.js';
+import { fakeQuantForward } from '../../src/quant/fakequant.js';
+import { quantizeUniform } from '../../src/quant/methods/uniform.js';
+import { writeQuantizedModel } from '../../src/quant/qmodel-file.js';
+import type { QuantizedViT } from '../../src/quant/spec.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vitsim-eval-'));
@@ -99,5 +103,49 @@ describe('vitsim eval', () => {
     const run = vitsim('eval', '--model', big, '--dataset', 'mnist', '--limit', '5');
     expect(run.status).toBe(2);
     expect(run.stderr).toBe(`${big}: the model takes 3x32x32 images, mnist has 1x28x28\n`);
+  });
+});
+
+describe('vitsim eval --quant', () => {
+  const model = join(dir, 'q-random.safetensors');
+  const qmodel = join(dir, 'q-random.qmodel.safetensors');
+  let quantized: QuantizedViT;
+
+  beforeAll(() => {
+    const params = initViT(CONFIG, 4);
+    saveCheckpoint(model, CONFIG, params, { dataset: 'fashion-mnist' });
+    const calib = loadDataset('fashion-mnist', 'train', 20);
+    quantized = quantizeUniform(CONFIG, params, calib, { wbits: 4, abits: 4, seed: 0, extra: { scale: 'minmax' } });
+    writeQuantizedModel(qmodel, quantized);
+  });
+
+  it('evaluates the fake-quant engine by default and writes its logits', () => {
+    const csv = join(dir, 'fq-logits.csv');
+    const run = vitsim('eval', '--model', model, '--quant', qmodel, '--limit', '30', '--json', '--logits', csv);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const set = loadDataset('fashion-mnist', 'test', 30);
+    const expected = fakeQuantForward(quantized, set.pixels, 30);
+    const rows = readFileSync(csv, 'utf8').trimEnd().split('\n').slice(1).map((row) => row.split(',').map(Number));
+    rows.forEach(([, , , ...logits], i) => expect(logits).toEqual([...expected.subarray(10 * i, 10 * i + 10)]));
+    const correct = rows.filter(([, label, pred]) => label === pred).length;
+    expect(JSON.parse(run.stdout)).toEqual({ dataset: 'fashion-mnist', split: 'test', engine: 'fakequant', quant: qmodel, count: 30, correct, accuracy: correct / 30 });
+  });
+
+  it('runs the float checkpoint with --engine float and says which engine ran', () => {
+    const float = vitsim('eval', '--model', model, '--quant', qmodel, '--engine', 'float', '--limit', '10');
+    expect(float.status).toBe(0);
+    expect(float.stdout).toMatch(/^fashion-mnist test \(float\): \d+\/10 correct/);
+  });
+
+  it('refuses a quantized engine without --quant, and a quantized model of another config, with one line', () => {
+    const run = vitsim('eval', '--model', model, '--engine', 'fakequant', '--limit', '5');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe('vitsim eval: --engine fakequant needs --quant <qmodel>\n');
+    const other = join(dir, 'other.safetensors');
+    saveCheckpoint(other, { ...CONFIG, embedDim: 8 }, initViT({ ...CONFIG, embedDim: 8 }, 1), { dataset: 'fashion-mnist' });
+    const mismatch = vitsim('eval', '--model', other, '--quant', qmodel, '--limit', '5');
+    expect(mismatch.status).toBe(2);
+    expect(mismatch.stderr).toBe(`${qmodel}: its config has embedDim 16, ${other} has 8; quantize this checkpoint with vitsim quantize\n`);
   });
 });

@@ -122,6 +122,16 @@ export interface ThresholdAct {
   offset: Float32Array;
   /** Floor of every a_i (N2UQ floors at 1e−3 of its [0, 2] range; here a fraction of the initial interval). */
   minInterval: number;
+  /**
+   * When set, the offset is tied to −zeroPoint·step instead of learned: on the operands of Q·Kᵀ and
+   * P·V the integer engine needs an integer zero point (its row/column-sum correction is in codes).
+   */
+  zeroPoint?: number;
+}
+
+/** The real value of output level 0: learned, or −zeroPoint·step when tied. */
+export function thresholdOffset(q: ThresholdAct): number {
+  return q.zeroPoint === undefined ? q.offset[0] : -q.zeroPoint * q.step[0];
 }
 
 export interface ThresholdActGrad {
@@ -151,7 +161,7 @@ export function forwardThresholds(q: ThresholdAct): Float64Array {
 export function thresholdForward(q: ThresholdAct, x: Float32Array, out: Float32Array, n: number): void {
   const thresholds = forwardThresholds(q);
   const step = q.step[0];
-  const offset = q.offset[0];
+  const offset = thresholdOffset(q);
   for (let e = 0; e < n; e++) out[e] = offset + step * countAbove(thresholds, x[e]);
 }
 
@@ -194,8 +204,13 @@ export function thresholdBackward(q: ThresholdAct, grad: ThresholdActGrad, x: Fl
   dStart = later;
   grad.start[0] += dStart;
   for (let i = 0; i < levels; i++) if (q.intervals[i] >= q.minInterval) grad.intervals[i] += dIntervals[i];
-  grad.step[0] += dStep;
-  grad.offset[0] += dOffset;
+  if (q.zeroPoint === undefined) {
+    grad.step[0] += dStep;
+    grad.offset[0] += dOffset;
+  } else {
+    // y = step·(k − zeroPoint): the tied offset moves with the step.
+    grad.step[0] += dStep - q.zeroPoint * dOffset;
+  }
 }
 
 /** The surrogate ỹ whose exact derivative the G-STE backward is (for the finite-difference test). */
@@ -203,10 +218,11 @@ export function thresholdSurrogate(q: ThresholdAct, v: number): number {
   const bounds = segmentBoundaries(q);
   const levels = q.intervals.length;
   const step = q.step[0];
-  if (v <= bounds[0]) return q.offset[0];
-  if (v > bounds[levels]) return q.offset[0] + step * levels;
+  const offset = thresholdOffset(q);
+  if (v <= bounds[0]) return offset;
+  if (v > bounds[levels]) return offset + step * levels;
   const i = segmentOf(bounds, v);
-  return q.offset[0] + step * (i + (v - bounds[i]) / (bounds[i + 1] - bounds[i]));
+  return offset + step * (i + (v - bounds[i]) / (bounds[i + 1] - bounds[i]));
 }
 
 /** #{ i : x > thresholds[i] } (strict, as N2UQ's code), binary search. */
@@ -288,8 +304,10 @@ export function n2uqWeightBackward(w: Float32Array, dOut: Float32Array, dw: Floa
 }
 
 /**
- * The pre-rounding value u = n·w̃ − ½ of StatsQ: its distance to the nearest half-integer is the
- * weight's distance to a rounding threshold, in steps (CGA's confidence).
+ * CGA's confidence: the distance, in steps, of StatsQ's pre-rounding value u = n·w̃ − ½ to the nearest
+ * rounding threshold that separates two codes, i.e. the half-integers −n + ½ … n − 3/2. A weight held
+ * by the clip sits at u = ±(n − ½) + …, where no code change is possible, so it counts as far from
+ * every threshold rather than on one.
  */
 export function statsqDistanceToThreshold(w: Float32Array, distance: Float32Array, rows: number, cols: number, bits: number): void {
   const n = 2 ** (bits - 1);
@@ -300,7 +318,8 @@ export function statsqDistanceToThreshold(w: Float32Array, distance: Float32Arra
     for (let c = 0; c < cols; c++) {
       const wt = s > 0 ? Math.min(1 - eps, Math.max(-1, w[row + c] / s)) : 0;
       const u = n * wt - 0.5;
-      distance[row + c] = Math.abs(u - Math.floor(u) - 0.5);
+      const nearest = Math.min(n - 1.5, Math.max(-n + 0.5, Math.floor(u) + 0.5));
+      distance[row + c] = Math.abs(u - nearest);
     }
   }
 }

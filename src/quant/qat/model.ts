@@ -122,12 +122,14 @@ export function createQatModel(config: ViTConfig, floatParams: ViTParams, method
       acts.set(name, {
         kind: 'threshold', bits: abits, start: new Float32Array(1), intervals: new Float32Array(levels).fill(1),
         step: new Float32Array(1).fill(1), offset: new Float32Array(1), minInterval: 1e-3,
+        ...(name.endsWith('.input') ? {} : { zeroPoint: signed ? 2 ** (abits - 1) : 0 }),
       });
     } else if (method === 'ofq') {
-      // Per-token steps, except where the token index runs along the reduction (V in P·V), which
-      // the integer datapath cannot rescale after accumulating.
-      const perToken = name.endsWith('attn.pv.b') ? 1 : t;
+      // Per-token steps on linear inputs; the attention products' operands keep one step per
+      // tensor, since the integer engine (src/integer) models per-token scales on linear inputs only
+      // (and V's token index runs along P·V's reduction, where no rescale after accumulation can help).
       const linearInput = name.endsWith('.input');
+      const perToken = linearInput ? t : 1;
       acts.set(name, {
         kind: 'lsq', bits: abits, signed, step: new Float32Array(perToken).fill(1),
         ...(linearInput ? { preBias: new Float32Array(cols), postBias: new Float32Array(cols) } : {}),

@@ -58,11 +58,25 @@ interface Individual {
   crowding?: number;
 }
 
-/** The best `size` individuals by (constrained) front, then crowding distance; ties keep the earlier index. */
+/**
+ * The best `size` individuals by (constrained) front, then crowding distance; ties keep the earlier
+ * index. On a grid the same genes come up again and again, and copies would crowd a front without
+ * spreading it: a repeated genome competes only when the distinct ones are too few.
+ */
 function select(pool: Individual[], size: number, objectives: readonly Objective[]): Individual[] {
-  const ranked = rankAndCrowd(pool, objectives);
-  ranked.sort((p, q) => (p.rank as number) - (q.rank as number) || (q.crowding as number) - (p.crowding as number) || p.result.index - q.result.index);
-  return ranked.slice(0, size);
+  const seen = new Set<string>();
+  const distinct: Individual[] = [];
+  const copies: Individual[] = [];
+  for (const individual of pool) {
+    const key = individual.genes.join(',');
+    if (seen.has(key)) copies.push(individual);
+    else distinct.push(individual);
+    seen.add(key);
+  }
+  const best = (group: Individual[]): Individual[] =>
+    rankAndCrowd(group, objectives).sort((p, q) => (p.rank as number) - (q.rank as number) || (q.crowding as number) - (p.crowding as number) || p.result.index - q.result.index);
+  const chosen = best(distinct).slice(0, size);
+  return chosen.length === size ? chosen : [...chosen, ...best(copies).slice(0, size - chosen.length)];
 }
 
 /** Sets rank (feasible fronts first, then infeasible points by violation count) and crowding distance. */

@@ -56,7 +56,8 @@ export function accumulate(
   bias?: Float64Array, biasRows = 1,
 ): void {
   const { m, k, n } = shape;
-  const bound = k * maxAbs(a, m * k) * maxAbs(b, k * n) + (bias ? maxAbs(bias, bias.length) : 0);
+  // Operands are 16-bit, so every product is at most 2^30: below this k no sum can reach 2^53.
+  const bound = k * 2 ** 30 + (bias ? maxAbs(bias, bias.length) : 0);
   if (bound < 2 ** 53) {
     intGemm(a, b, c, shape);
     if (bias) addBias(c, bias, m, n, biasRows);
@@ -102,7 +103,7 @@ export function saturate(c: Float64Array, count: number, acc: Accumulator, count
  */
 export function accumulateWide(a: Int16Array, b: Int16Array, shape: IntGemmShape): bigint[] {
   const { m, k, n, transA = false, transB = false } = shape;
-  const product = Math.max(1, maxAbs(a, m * k) * maxAbs(b, k * n));
+  const product = Math.max(1, maxAbs16(a, m * k) * maxAbs16(b, k * n));
   const block = Math.max(1, Math.floor((2 ** 53 - 1) / product));
   // Plain bigints, not a BigInt64Array: the point is that nothing wraps, not even at 2^63.
   const out: bigint[] = new Array<bigint>(m * n).fill(0n);
@@ -127,7 +128,16 @@ function addBias(c: Float64Array, bias: Float64Array, m: number, n: number, bias
   }
 }
 
-function maxAbs(x: ArrayLike<number>, count: number): number {
+function maxAbs(x: Float64Array, count: number): number {
+  let max = 0;
+  for (let i = 0; i < count; i++) {
+    const v = Math.abs(x[i]);
+    if (v > max) max = v;
+  }
+  return max;
+}
+
+function maxAbs16(x: Int16Array, count: number): number {
   let max = 0;
   for (let i = 0; i < count; i++) {
     const v = Math.abs(x[i]);

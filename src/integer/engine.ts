@@ -42,7 +42,7 @@ export function integerForward(program: IntegerProgram, pixels: Float32Array, ba
   // Patch embedding → residual[0]; the class token's row is a compiled constant.
   const pixelCodes = run.pixelCodes(pixels);
   const embedded = run.linear(program.patchEmbed, pixelCodes, undefined, batch * np);
-  const residual = new Int32Array(m * d);
+  const residual = scratch32('residual', m * d);
   for (let b = 0; b < batch; b++) {
     residual.set(program.clsRow, b * t * d);
     for (let p = 0; p < np; p++) {
@@ -55,7 +55,7 @@ export function integerForward(program: IntegerProgram, pixels: Float32Array, ba
   for (let i = 0; i < program.blocks.length; i++) run.block(program.blocks[i], `blocks.${i}.`, residual);
 
   // Final norm of the class tokens → head.
-  const cls = new Int32Array(batch * d);
+  const cls = scratch32('cls', batch * d);
   for (let b = 0; b < batch; b++) cls.set(residual.subarray(b * t * d, b * t * d + d), b * d);
   const headIn = run.layerNorm(program.norm, cls, batch, 1, 'head');
   const acc = run.linear(program.head, headIn.main, headIn.high, batch);
@@ -87,7 +87,7 @@ class Run {
     const { inChans: channels, imgSize: s, patchSize: p } = config;
     const grid = s / p;
     const cols = channels * p * p;
-    const codes = new Int16Array(this.batch * grid * grid * cols);
+    const codes = scratch16('pixels', this.batch * grid * grid * cols);
     for (let b = 0; b < this.batch; b++) {
       for (let gy = 0; gy < grid; gy++) {
         for (let gx = 0; gx < grid; gx++) {
@@ -115,23 +115,23 @@ class Run {
     // Attention branch.
     const qkvIn = this.layerNorm(blk.norm1, residual, m, t, prefix + 'attn.qkv');
     const qkv = this.linear(blk.qkv, qkvIn.main, qkvIn.high, m);
-    const qCodes = new Int16Array(m * d);
-    const kCodes = new Int16Array(m * d);
-    const vCodes = new Int16Array(m * d);
+    const qCodes = scratch16('q', m * d);
+    const kCodes = scratch16('k', m * d);
+    const vCodes = scratch16('v', m * d);
     quantizeRows(blk.q, qkv, m, t, qCodes, undefined, this.operandTally(prefix + 'attn.qk', 'a'), 3 * d, 0);
     quantizeRows(blk.k, qkv, m, t, kCodes, undefined, this.operandTally(prefix + 'attn.qk', 'b'), 3 * d, d);
     quantizeRows(blk.v, qkv, m, t, vCodes, undefined, this.operandTally(prefix + 'attn.pv', 'b'), 3 * d, 2 * d);
-    const qh = new Int16Array(t * hd);
-    const kh = new Int16Array(t * hd);
-    const vh = new Int16Array(t * hd);
-    const scores = new Float64Array(t * t);
-    const probs = new Float64Array(t * t);
-    const scratch = new Float64Array(t);
-    const pMain = new Int16Array(t * t);
-    const pHigh = isTwin(blk.p) ? new Int16Array(t * t) : undefined;
-    const out = new Float64Array(t * hd);
-    const outHigh = pHigh ? new Float64Array(t * hd) : undefined;
-    const pvAcc = new Float64Array(m * d);
+    const qh = scratch16('qh', t * hd);
+    const kh = scratch16('kh', t * hd);
+    const vh = scratch16('vh', t * hd);
+    const scores = scratch64('scores', t * t);
+    const probs = scratch64('probs', t * t);
+    const rowScratch = scratch64('row', t);
+    const pMain = scratch16('pMain', t * t);
+    const pHigh = isTwin(blk.p) ? scratch16('pHigh', t * t) : undefined;
+    const out = scratch64('pvOut', t * hd);
+    const outHigh = pHigh ? scratch64('pvOutHigh', t * hd) : undefined;
+    const pvAcc = scratch64('pvAcc', m * d);
     const acc = this.program.accumulator;
     const pTally = this.operandTally(prefix + 'attn.pv', 'a');
     for (let b = 0; b < this.batch; b++) {
@@ -140,7 +140,7 @@ class Run {
         gatherHead(kCodes, kh, b, h, t, d, hd);
         gatherHead(vCodes, vh, b, h, t, d, hd);
         accumulate(qh, kh, scores, { m: t, k: hd, n: t, transB: true }, acc, this.counter, prefix + 'attn.qk');
-        softmaxRows(blk.softmax, scores, probs, t, scratch);
+        softmaxRows(blk.softmax, scores, probs, t, rowScratch);
         quantizeRows(blk.p, probs, t, 1, pMain, pHigh, pTally);
         accumulate(pMain, vh, out, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
         if (pHigh && outHigh) {
@@ -161,7 +161,7 @@ class Run {
     const fc1In = this.layerNorm(blk.norm2, residual, m, t, prefix + 'mlp.fc1');
     const fc1 = this.linear(blk.fc1, fc1In.main, fc1In.high, m);
     const hidden = blk.fc1.outs;
-    const g = new Float64Array(m * hidden);
+    const g = scratch64('gelu', m * hidden);
     for (let r = 0; r < m; r++) {
       const base = ((r % t) % blk.geluTokens) * hidden;
       const row = r * hidden;
@@ -175,14 +175,14 @@ class Run {
   /** I-LayerNorm of rows of the (centred) residual stream, then the unit into `op`'s input operand. */
   layerNorm(unit: QuantizerUnit, x: Int32Array, rows: number, period: number, op: string): { main: Int16Array; high?: Int16Array } {
     const d = this.program.dim;
-    const normed = new Int32Array(rows * d);
+    const normed = scratch64('normed', rows * d);
     for (let r = 0; r < rows; r++) iLayerNormRow(x, r * d, d, normed);
     return this.quantize(unit, normed, rows, period, op);
   }
 
-  quantize(unit: QuantizerUnit, z: ArrayLike<number>, rows: number, period: number, op: string): { main: Int16Array; high?: Int16Array } {
-    const main = new Int16Array(rows * unit.channels);
-    const high = isTwin(unit) ? new Int16Array(rows * unit.channels) : undefined;
+  quantize(unit: QuantizerUnit, z: Float64Array, rows: number, period: number, op: string): { main: Int16Array; high?: Int16Array } {
+    const main = scratch16(`${op}.main`, rows * unit.channels);
+    const high = isTwin(unit) ? scratch16(`${op}.high`, rows * unit.channels) : undefined;
     quantizeRows(unit, z, rows, period, main, high, this.operandTally(op, 'a'));
     return high ? { main, high } : { main };
   }
@@ -191,10 +191,10 @@ class Run {
   linear(stage: LinearStage, main: Int16Array, high: Int16Array | undefined, rows: number): Float64Array {
     const acc = this.program.accumulator;
     const shape = { m: rows, k: stage.ins, n: stage.outs, transB: true };
-    const out = new Float64Array(rows * stage.outs);
+    const out = scratch64(`${stage.name}.acc`, rows * stage.outs);
     accumulate(main, stage.weight, out, shape, acc, this.counter, stage.name, stage.bias, stage.biasRows);
     if (high) {
-      const large = new Float64Array(rows * stage.outs);
+      const large = scratch64(`${stage.name}.large`, rows * stage.outs);
       accumulate(high, stage.weight, large, shape, acc, this.counter, stage.name);
       combineTwin(out, large, stage.twinShift as number, out, rows * stage.outs);
     }
@@ -258,4 +258,33 @@ function gatherHead(src: Int16Array, dst: Int16Array, b: number, h: number, t: n
 
 function clamp16(v: number): number {
   return v < -32768 ? -32768 : v > 32767 ? 32767 : v;
+}
+
+/**
+ * Buffers of one forward that no caller sees, reused from call to call while their sizes stay the
+ * same (fresh ones cost a zero fill and garbage collection per batch). Every user writes each
+ * element before reading it; module state is per thread, as workers are.
+ */
+const scratch = new Map<string, Int16Array | Int32Array | Float64Array>();
+
+function scratch16(name: string, length: number): Int16Array {
+  return reuse(name, length, Int16Array);
+}
+
+function scratch32(name: string, length: number): Int32Array {
+  return reuse(name, length, Int32Array);
+}
+
+function scratch64(name: string, length: number): Float64Array {
+  return reuse(name, length, Float64Array);
+}
+
+function reuse<A extends Int16Array | Int32Array | Float64Array>(name: string, length: number, make: new (n: number) => A): A {
+  const key = `${make.name}:${name}`;
+  let data = scratch.get(key) as A | undefined;
+  if (data?.length !== length) {
+    data = new make(length);
+    scratch.set(key, data);
+  }
+  return data;
 }

@@ -25,7 +25,6 @@
  * LN_SUM_BITS), k = ⌊√v⌋ exactly (the fixed point of I-ViT's Newton iteration, reached here by a
  * corrected float sqrt), f = ⌊(2^31 − 1)/k⌋, ŷ = (y·f) >> 1: ŷ·√C / 2^30 is the normalised value.
  */
-import { roundShift } from './requant.js';
 
 /** Fraction bits of the softmax and sigmoid outputs (scale 2^−15, as I-ViT's 16-bit IntSoftmax). */
 export const OUT_FRACTION_BITS = 15;
@@ -45,6 +44,10 @@ export interface ShiftExpConstants {
   x0: number;
   /** Output shift: E = e << (n − k). */
   n: number;
+  /** Precomputed for the hot loop: 2^−shift (or 2^(−shift) as a left-shift factor), 2^(shift−1), n·x0. */
+  factor: number;
+  half: number;
+  floorP: number;
 }
 
 /** Constants of ShiftExp for inputs at `scale` (times `factor`, GELU's 1.702), output shift n. */
@@ -55,19 +58,22 @@ export function shiftExpConstants(scale: number, factor: number, n: number): Shi
   let x0 = Math.floor(-1 / (s * 2 ** shift));
   // log2 may land one off at exact powers of two; keep −x0 inside [2^10, 2^11].
   if (-x0 > 2 ** (EXP_INPUT_BITS + 1)) x0 = -(2 ** (EXP_INPUT_BITS + 1));
-  return { shift, x0, n };
+  return { shift, x0, n, factor: 2 ** -shift, half: shift > 0 ? 2 ** (shift - 1) : 0, floorP: n * x0 };
 }
 
 /** e^(q·S) ≈ ShiftExp(q)/(−x0·2^n) for q ≤ 0 (integer); the result is an integer below 2^(n + 11). */
 export function shiftExp(q: number, c: ShiftExpConstants): number {
-  const x = c.shift > 0 ? roundShift(q, c.shift) : q * 2 ** -c.shift;
-  let p = x + Math.floor(x / 2) - Math.floor(x / 16);
-  const floorP = c.n * c.x0;
-  if (p < floorP) p = floorP;
+  // x = q >> shift rounded (right), or q << −shift (left); both exact on float64 integers.
+  const x = c.shift > 0 ? Math.floor((q + c.half) * c.factor) : q * c.factor;
+  let p = x + Math.floor(x * 0.5) - Math.floor(x * 0.0625);
+  if (p < c.floorP) p = c.floorP;
   const k = Math.floor(p / c.x0);
   const r = p - k * c.x0;
-  return (Math.floor(r / 2) - c.x0) * 2 ** (c.n - k);
+  return (Math.floor(r * 0.5) - c.x0) * POW2[c.n - k];
 }
+
+/** 2^i for i = 0…63, so the hot loops shift by a table lookup. */
+const POW2 = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
 
 /** The integer ShiftExp calls "1.0". */
 export function shiftExpOne(c: ShiftExpConstants): number {
@@ -108,9 +114,11 @@ export function shiftmaxRow(
 
 /** P_j = round(E_j·f / 2^(F − 15)), f = ⌊2^F / Σ⌋: shared by Shiftmax and I-BERT's softmax. */
 export function normaliseRow(e: Float64Array, count: number, sum: number, out: Float64Array, outFrom: number, bits: number): void {
-  const f = Math.floor(2 ** bits / sum);
-  const shift = bits - OUT_FRACTION_BITS;
-  for (let j = 0; j < count; j++) out[outFrom + j] = roundShift(e[j] * f, shift);
+  const f = Math.floor(POW2[bits] / sum);
+  const pow = POW2[bits - OUT_FRACTION_BITS];
+  const inv = 1 / pow;
+  const half = pow / 2;
+  for (let j = 0; j < count; j++) out[outFrom + j] = Math.floor((e[j] * f + half) * inv);
 }
 
 /** F so that f = ⌊2^F/Σ⌋ keeps 16 significant bits for any Σ up to sumBound and E·f ≤ 2^F < 2^53. */
@@ -138,8 +146,9 @@ export function shiftGeluConstants(scale: number): GeluConstants {
 /** GELU(q·S) ≈ result · S · 2^−15: q · σ(1.702·q·S) with σ at scale 2^−15. */
 export function shiftGelu(q: number, c: GeluConstants): number {
   const e = shiftExp(-Math.abs(q), c.exp);
-  const f = Math.floor(2 ** c.reciprocalBits / (e + c.one));
-  const low = roundShift(e * f, c.reciprocalBits - OUT_FRACTION_BITS);
+  const f = Math.floor(POW2[c.reciprocalBits] / (e + c.one));
+  const pow = POW2[c.reciprocalBits - OUT_FRACTION_BITS];
+  const low = Math.floor((e * f + pow / 2) / pow);
   const sigma = q > 0 ? 2 ** OUT_FRACTION_BITS - low : low;
   return q * sigma;
 }
@@ -148,7 +157,7 @@ export function shiftGelu(q: number, c: GeluConstants): number {
  * I-LayerNorm of one row x[from … from + C) (centred residual codes) → ŷ into out[from …]:
  * ŷ·√C / 2^30 ≈ (x − mean)/std.
  */
-export function iLayerNormRow(x: Int32Array, from: number, channels: number, out: Int32Array): void {
+export function iLayerNormRow(x: Int32Array, from: number, channels: number, out: Float64Array): void {
   let sum = 0;
   for (let i = 0; i < channels; i++) sum += x[from + i];
   const mean = Math.floor((2 * sum + channels) / (2 * channels));

@@ -19,7 +19,7 @@
  */
 import type { ActQuant } from '../quant/spec.js';
 import { noiseAdderTable } from './noise-adder.js';
-import { dyadic, dyadicOf, dyadicTable, requantize, requantizeAt, type Dyadic, type DyadicTable } from './requant.js';
+import { dyadic, dyadicOf, dyadicTable, FAST_LIMIT, requantize, requantizeAt, type Dyadic, type DyadicTable } from './requant.js';
 import { thresholdCode, thresholdUnit, type ThresholdUnit } from './threshold-unit.js';
 import { OUT_FRACTION_BITS } from './ivit.js';
 import { softmaxSplit } from './twin.js';
@@ -130,64 +130,118 @@ export interface OperandTally {
  * Row r is token r % period.
  */
 export function quantizeRows(
-  unit: QuantizerUnit, z: ArrayLike<number>, rows: number, period: number,
+  unit: QuantizerUnit, z: Float64Array, rows: number, period: number,
   main: Int16Array, high: Int16Array | undefined, tally?: OperandTally, stride = unit.channels, offset = 0,
 ): void {
-  const ch = unit.channels;
-  const add = unit.add;
-  let zeros = 0;
-  let sumAbs = 0;
+  // One loop per kind, each monomorphic: this runs on every activation of the model.
+  switch (unit.kind) {
+    case 'uniform':
+      uniformRows(unit, z, rows, period, main, stride, offset);
+      break;
+    case 'threshold':
+      thresholdRows(unit, z, rows, period, main, stride, offset);
+      break;
+    case 'twin-softmax':
+      twinSoftmaxRows(unit, z, rows, main, high as Int16Array, stride, offset);
+      break;
+    case 'twin-gelu':
+      twinGeluRows(unit, z, rows, period, main, high as Int16Array, stride, offset);
+      break;
+  }
+  if (tally) tallyOperands(tally, main, high, rows * unit.channels);
+}
+
+type Unit<K extends QuantizerUnit['kind']> = Extract<QuantizerUnit, { kind: K }>;
+
+function uniformRows(unit: Unit<'uniform'>, z: Float64Array, rows: number, period: number, main: Int16Array, stride: number, offset: number): void {
+  const { channels: ch, add, table, zeroPoint, lo, hi, operandOffset } = unit;
+  const { mh, ml, pow } = table;
   for (let r = 0; r < rows; r++) {
-    const t = unit.tokens === 1 ? 0 : (r % period) % unit.tokens;
-    const base = t * ch;
+    const base = unit.tokens === 1 ? 0 : ((r % period) % unit.tokens) * ch;
     const row = r * ch;
     const src = r * stride + offset;
     for (let c = 0; c < ch; c++) {
       const i = base + c;
       const v = add ? z[src + c] + add[i] : z[src + c];
-      let operand: number;
-      switch (unit.kind) {
-        case 'uniform': {
-          const code = requantizeAt(v, unit.table, i) + unit.zeroPoint;
-          operand = (code < unit.lo ? unit.lo : code > unit.hi ? unit.hi : code) - unit.operandOffset;
-          main[row + c] = operand;
-          break;
-        }
-        case 'threshold':
-          operand = thresholdCode(v, unit.units[i]) - unit.operandOffset;
-          main[row + c] = operand;
-          break;
-        case 'twin-softmax': {
-          const large = v > unit.split;
-          const m = requantize(v, large ? unit.large : unit.small);
-          operand = m < 0 ? 0 : m > unit.top ? unit.top : m;
-          main[row + c] = large ? 0 : operand;
-          (high as Int16Array)[row + c] = large ? operand : 0;
-          break;
-        }
-        case 'twin-gelu': {
-          const negative = unit.sign * v < 0;
-          if (negative) {
-            const m = requantizeAt(v, unit.neg, i);
-            operand = m < -unit.half ? -unit.half : m > 0 ? 0 : m;
-          } else {
-            const m = requantizeAt(v, unit.pos, i);
-            operand = m < 0 ? 0 : m > unit.half - 1 ? unit.half - 1 : m;
-          }
-          main[row + c] = negative ? operand : 0;
-          (high as Int16Array)[row + c] = negative ? 0 : operand;
-          break;
-        }
+      const p = pow[i];
+      let code: number;
+      if (p >= 2 && v < FAST_LIMIT && v > -FAST_LIMIT) {
+        const a = v * mh[i];
+        const ah = Math.floor(a / p);
+        code = ah + Math.floor((a - ah * p + Math.floor((v * ml[i]) / 65536) + p / 2) / p) + zeroPoint;
+      } else {
+        code = requantizeAt(v, table, i) + zeroPoint;
       }
-      if (operand === 0) zeros++;
-      else sumAbs += Math.abs(operand);
+      main[row + c] = (code < lo ? lo : code > hi ? hi : code) - operandOffset;
     }
   }
-  if (tally) {
-    tally.count += rows * ch;
-    tally.zeros += zeros;
-    tally.sumAbs += sumAbs;
+}
+
+function thresholdRows(unit: Unit<'threshold'>, z: Float64Array, rows: number, period: number, main: Int16Array, stride: number, offset: number): void {
+  const { channels: ch, add, units, operandOffset } = unit;
+  for (let r = 0; r < rows; r++) {
+    const base = unit.tokens === 1 ? 0 : ((r % period) % unit.tokens) * ch;
+    const row = r * ch;
+    const src = r * stride + offset;
+    for (let c = 0; c < ch; c++) {
+      const v = add ? z[src + c] + add[base + c] : z[src + c];
+      main[row + c] = thresholdCode(v, units[base + c]) - operandOffset;
+    }
   }
+}
+
+function twinSoftmaxRows(unit: Unit<'twin-softmax'>, z: Float64Array, rows: number, main: Int16Array, high: Int16Array, stride: number, offset: number): void {
+  const { channels: ch, split, small, large, top } = unit;
+  for (let r = 0; r < rows; r++) {
+    const row = r * ch;
+    const src = r * stride + offset;
+    for (let c = 0; c < ch; c++) {
+      const v = z[src + c];
+      const isLarge = v > split;
+      const m = requantize(v, isLarge ? large : small);
+      const operand = m < 0 ? 0 : m > top ? top : m;
+      main[row + c] = isLarge ? 0 : operand;
+      high[row + c] = isLarge ? operand : 0;
+    }
+  }
+}
+
+function twinGeluRows(
+  unit: Unit<'twin-gelu'>, z: Float64Array, rows: number, period: number, main: Int16Array, high: Int16Array, stride: number, offset: number,
+): void {
+  const { channels: ch, add, sign, neg, pos, half } = unit;
+  for (let r = 0; r < rows; r++) {
+    const base = unit.tokens === 1 ? 0 : ((r % period) % unit.tokens) * ch;
+    const row = r * ch;
+    const src = r * stride + offset;
+    for (let c = 0; c < ch; c++) {
+      const i = base + c;
+      const v = add ? z[src + c] + add[i] : z[src + c];
+      if (sign * v < 0) {
+        const m = requantizeAt(v, neg, i);
+        main[row + c] = m < -half ? -half : m > 0 ? 0 : m;
+        high[row + c] = 0;
+      } else {
+        const m = requantizeAt(v, pos, i);
+        main[row + c] = 0;
+        high[row + c] = m < 0 ? 0 : m > half - 1 ? half - 1 : m;
+      }
+    }
+  }
+}
+
+/** Zero operands and Σ|operand|; a twin element counts once, by whichever array carries it. */
+function tallyOperands(tally: OperandTally, main: Int16Array, high: Int16Array | undefined, count: number): void {
+  let zeros = 0;
+  let sumAbs = 0;
+  for (let i = 0; i < count; i++) {
+    const v = high ? main[i] + high[i] : main[i];
+    if (v === 0) zeros++;
+    else sumAbs += v < 0 ? -v : v;
+  }
+  tally.count += count;
+  tally.zeros += zeros;
+  tally.sumAbs += sumAbs;
 }
 
 /** Whether the unit's operand comes in two arrays (twin kinds). */

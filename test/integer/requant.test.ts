@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { dyadic, dyadicCommon, dyadicTable, dyadicValue, requantize, requantizeAt, requantizeBig, requantizeSum, roundShiftBig } from '../../src/integer/requant.js';
+
+const ratio = fc.double({ min: 1e-12, max: 1e4, noNaN: true }).chain((r) => fc.constantFrom(r, -r));
+
+describe('dyadic requantization', () => {
+  it('the 31-bit mantissa is within 2^-30 of the real ratio', () => {
+    fc.assert(
+      fc.property(ratio, (r) => {
+        const d = dyadic(r);
+        expect(Math.abs(d.m)).toBeLessThan(2 ** 31);
+        expect(Math.abs(dyadicValue(d) - r) / Math.abs(r)).toBeLessThanOrEqual(2 ** -30);
+      }),
+    );
+  });
+
+  it('the split-product fast path equals the BigInt product, rounding half toward +infinity, for |z| < 2^37', () => {
+    fc.assert(
+      fc.property(ratio, fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), fc.double({ min: -(2 ** 37) + 1, max: 2 ** 37 - 1, noNaN: true }), (r, z, big) => {
+        const d = dyadic(r);
+        expect(requantize(z, d)).toBe(requantizeBig(z, d));
+        const zb = Math.trunc(big);
+        expect(requantize(zb, d)).toBe(requantizeBig(zb, d));
+        const table = dyadicTable([d]);
+        expect(requantizeAt(zb, table, 0)).toBe(requantizeBig(zb, d));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('ties round toward +infinity: 5/2 → 3 and −5/2 → −2', () => {
+    const half = dyadic(0.5);
+    expect(requantize(5, half)).toBe(3);
+    expect(requantize(-5, half)).toBe(-2);
+    expect(roundShiftBig(-5n, 1)).toBe(-2n);
+  });
+
+  it('a sum of two products on one shift is rounded once, exactly as in BigInt', () => {
+    fc.assert(
+      fc.property(ratio, ratio, fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), (r1, r2, z1, z2) => {
+        const [d1, d2] = dyadicCommon([r1, r2]);
+        const expected = Number(roundShiftBig(BigInt(z1) * BigInt(d1.m) + BigInt(z2) * BigInt(d2.m), d1.e));
+        expect(requantizeSum(z1, d1, z2, d2)).toBe(expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('values past the fast path (|z| ≥ 2^37) still requantize exactly', () => {
+    const d = dyadic(0.3);
+    const z = 2 ** 45 + 12345;
+    expect(requantize(z, d)).toBe(Number(roundShiftBig(BigInt(z) * BigInt(d.m), d.e)));
+  });
+});

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, UserError } from '../config/errors.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
 import { axisValues, SWEEP_METHODS, type AxisSpec, type SweepMethod } from './axes.js';
+import { loadWorkload } from '../trace/workload.js';
 import { checkDesignAxes } from './design.js';
 import { METRICS, type Metric, type ParamValue } from './result.js';
 
@@ -131,6 +132,9 @@ export function parseSweep(data: unknown, file: string, options: { resolved?: bo
     if (spec.sampling.points > size) throw new UserError(`${file}: sampling.points asks for ${spec.sampling.points} distinct points, but the grid has only ${size}`);
   }
   checkDesignAxes(spec, spec.axes.map((a, i) => ({ name: a.name, values: values[i] })), file);
+  if (spec.accuracy.source === 'measured' && loadWorkload(spec.workload).checkpoint === undefined) {
+    throw new UserError(`${file}: accuracy.source measured needs a workload with a shipped checkpoint; ${spec.workload} has none (use literature)`);
+  }
   return spec;
 }
 

@@ -65,7 +65,7 @@ describe('vitsim sweep runs', () => {
   });
 
   it('merges shards 0..N-1 into the bytes of the unsharded run, sweep.json included', async () => {
-    const dirs = [];
+    const dirs: string[] = [];
     for (let i = 0; i < 3; i++) {
       const out = join(DIR, `shard-${i}`);
       await run(file, out, { shard: { index: i, count: 3 } });

@@ -4,7 +4,8 @@
  *   wasm    intGemmWasm: the WebAssembly SIMD kernel (i32x4.dot_i16x8_s), including the magnitude
  *           scan, copying operands in and c out
  *   intGemm what the integer engine calls (wasm, or the reference loop for products too small to pay)
- * Operands are 8-bit (|v| ≤ 127) unless the row says 16-bit (|v| ≤ 32767: k blocks of 2).
+ * Operands are 8-bit (|v| ≤ 127) unless the row says 16-bit (|v| ≤ 32767, or −32768 on both sides:
+ * the kernel widens every dot to i64 lanes, see src/kernels/assembly/int-gemm.ts).
  * Shapes: the shipped tiny ViT at batch 50 (850 tokens = 50 images × 17), its attention per
  * (image, head), its head, and a DeiT-S-like qkv. Each number is the best of several timed
  * batches, because the machine is shared and the noise is one-sided: interference only slows.
@@ -35,6 +36,7 @@ const CASES: Case[] = [
   { name: 'head  x·Wᵀ (64→10)', shape: { m: 50, k: 64, n: 10, transB: true } },
   { name: 'DeiT-S qkv x·Wᵀ (384→1152)', shape: { m: 197, k: 384, n: 1152, transB: true } },
   { name: 'fc2 16-bit operands', shape: { m: 850, k: 128, n: 64, transB: true }, limit: 32767 },
+  { name: 'fc2 16-bit, −32768 in both', shape: { m: 850, k: 128, n: 64, transB: true }, limit: 32768 },
 ];
 
 export async function run(): Promise<void> {
@@ -102,10 +104,10 @@ function busySeconds(work: () => void): number {
   return Math.min((performance.now() - wall0) / 1e3, (cpu.user + cpu.system) / 1e6);
 }
 
-/** Integers spread over [−limit, limit], with both extremes present. */
+/** Integers spread over [−limit, limit] (clamped to i16), with both extremes present. */
 function filled(length: number, limit: number, phase: number): Int16Array {
   const out = new Int16Array(length);
-  for (let i = 0; i < length; i++) out[i] = Math.round(Math.sin(i * 0.7 + phase) * limit);
+  for (let i = 0; i < length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(Math.sin(i * 0.7 + phase) * limit)));
   return out;
 }
 

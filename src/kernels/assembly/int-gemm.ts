@@ -14,10 +14,12 @@
 // magnitudes and takes k in blocks of the longest run whose sum provably fits:
 // block·max|a|·max|b| ≤ 2^31 − 1. After each k block the lanes are converted to f64 and added into
 // c, exact while |c| < 2^53; when k·max|a|·max|b| ≥ 2^53 could break that, it computes nothing and
-// returns false, and the host sums in BigInt instead.
+// returns false, and the host sums in BigInt instead. Operands so wide that the blocks would be
+// only a few k long (16 × 16 bits: 2, or 1 with −32768 on both sides) take another kernel instead,
+// which widens every pair's dot to i64 lanes (microWide).
 //
 // Scheme (as src/kernels/assembly/gemm.ts):
-//   for each k block of kc ≤ min(KC, blockK):  pack op(b)[kc, n] into panels [n/NR][kc/2][NR][2]
+//   for each k block of kc ≤ min(KC, block):   pack op(b)[kc, n] into panels [n/NR][kc/2][NR][2]
 //     for each row panel MR:                   pack op(a)[MR, kc] into [kc/2][MR][2]
 //       for each column panel:                 MR×NR tile in MR·NR/4 i32x4 accumulators, k innermost
 // An odd k block is padded with a zero k in both packs. Edge tiles are padded in the packs with
@@ -74,12 +76,14 @@ export function intGemm(
     memory.fill(c, 0, <usize>(m * n) << 3);
     return true;
   }
-  // Even blocks keep every pair full; a block of 1 (both operands at −32768) still works, half empty.
+  // Even blocks keep every pair full.
   let block = magnitude == 0 ? KC : <i32>min(<f64>KC, Math.floor(I32_MAX / magnitude));
   if (block > 1) block &= ~1;
-  // Short blocks (wide operands) would spend more time adding blocks into c than multiplying: as
-  // long as one dot pair still fits an i32 (block ≥ 2), widen each pair's sum to i64 lanes instead.
-  const wide = block >= 2 && block < WIDE_BELOW;
+  // Short blocks (wide operands) would spend more time adding blocks into c than multiplying:
+  // widen each pair's dot to i64 lanes instead. A dot pair always fits an i32 but for one case,
+  // both products at (−32768)² (block 1): see microWide.
+  const wide = block < WIDE_BELOW;
+  const fixWrap = block < 2;
   if (wide) block = KC;
   const ldc = <usize>n << 3;
   for (let pc = 0; pc < k; pc += block) {
@@ -103,10 +107,10 @@ export function intGemm(
             const half = panel + (<usize>h << 2);
             const at = out + (<usize>h << 3);
             if (mr == MR && cols == NR / 2) {
-              microWide(packedA, half, step, at, ldc, pairs, load);
+              wideTile(packedA, half, step, at, ldc, pairs, load, fixWrap);
             } else {
               if (load) copyTile(tile, NR << 3, at, ldc, mr, cols);
-              microWide(packedA, half, step, tile, NR << 3, pairs, load);
+              wideTile(packedA, half, step, tile, NR << 3, pairs, load, fixWrap);
               copyTile(at, ldc, tile, NR << 3, mr, cols);
             }
           }
@@ -209,29 +213,39 @@ function microHalf(pa: usize, pb: usize, pc: usize, ldc: usize, pairs: i32, load
   storeQuad(pc, c0, load); storeQuad(r1, c1, load); storeQuad(r2, c2, load); storeQuad(r3, c3, load);
 }
 
+/** microWide, specialised for operands that can or cannot both hold −32768 (see there). */
+function wideTile(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pairs: i32, load: bool, fixWrap: bool): void {
+  if (fixWrap) microWide(pa, pb, step, pc, ldc, pairs, load, true);
+  else microWide(pa, pb, step, pc, ldc, pairs, load, false);
+}
+
 /**
- * The MR×(NR/2) kernel for wide operands: each pair's dot (exact in i32) is widened to i64 lanes
- * before it is added, so k needs no blocking for overflow. `step`: bytes per pair in the b panel.
+ * The MR×(NR/2) kernel for wide operands: each pair's dot is widened to i64 lanes before it is
+ * added, so k needs no blocking for overflow. `step`: bytes per pair in the b panel.
+ *
+ * A dot a₀b₀ + a₁b₁ of i16 lies in [−2^31 + 2^16, 2^31]; only its top, 2^31 (all four at −32768),
+ * leaves i32 and wraps to −2^31, a value no pair can produce otherwise. With `fixWrap` such lanes
+ * get 2^32 added back after widening.
  */
 // @ts-ignore: decorator
 @inline
-function microWide(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pairs: i32, load: bool): void {
+function microWide(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pairs: i32, load: bool, fixWrap: bool): void {
   let c0 = i64x2.splat(0), c1 = i64x2.splat(0), c2 = i64x2.splat(0), c3 = i64x2.splat(0);
   let c4 = i64x2.splat(0), c5 = i64x2.splat(0), c6 = i64x2.splat(0), c7 = i64x2.splat(0);
   for (let p = 0; p < pairs; p++) {
     const b0 = v128.load(pb);
     let d = i32x4.dot_i16x8_s(v128.load32_splat(pa), b0);
-    c0 = i64x2.add(c0, i64x2.extend_low_i32x4_s(d));
-    c1 = i64x2.add(c1, i64x2.extend_high_i32x4_s(d));
+    c0 = addLow(c0, d, fixWrap);
+    c1 = addHigh(c1, d, fixWrap);
     d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 4), b0);
-    c2 = i64x2.add(c2, i64x2.extend_low_i32x4_s(d));
-    c3 = i64x2.add(c3, i64x2.extend_high_i32x4_s(d));
+    c2 = addLow(c2, d, fixWrap);
+    c3 = addHigh(c3, d, fixWrap);
     d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 8), b0);
-    c4 = i64x2.add(c4, i64x2.extend_low_i32x4_s(d));
-    c5 = i64x2.add(c5, i64x2.extend_high_i32x4_s(d));
+    c4 = addLow(c4, d, fixWrap);
+    c5 = addHigh(c5, d, fixWrap);
     d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 12), b0);
-    c6 = i64x2.add(c6, i64x2.extend_low_i32x4_s(d));
-    c7 = i64x2.add(c7, i64x2.extend_high_i32x4_s(d));
+    c6 = addLow(c6, d, fixWrap);
+    c7 = addHigh(c7, d, fixWrap);
     pa += MR << 2;
     pb += step;
   }
@@ -242,6 +256,30 @@ function microWide(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pai
   storeWide(r1, c2, load); storeWide(r1 + 16, c3, load);
   storeWide(r2, c4, load); storeWide(r2 + 16, c5, load);
   storeWide(r3, c6, load); storeWide(r3 + 16, c7, load);
+}
+
+/** acc (i64x2) += lanes 0, 1 of the dot d, sign-extended (and un-wrapped: see microWide). */
+// @ts-ignore: decorator
+@inline
+function addLow(acc: v128, d: v128, fixWrap: bool): v128 {
+  acc = i64x2.add(acc, i64x2.extend_low_i32x4_s(d));
+  if (fixWrap) {
+    const wrapped = i32x4.eq(d, i32x4.splat(i32.MIN_VALUE)); // −1 where the dot was 2^31
+    acc = i64x2.sub(acc, i64x2.shl(i64x2.extend_low_i32x4_s(wrapped), 32));
+  }
+  return acc;
+}
+
+/** acc (i64x2) += lanes 2, 3 of the dot d, as addLow. */
+// @ts-ignore: decorator
+@inline
+function addHigh(acc: v128, d: v128, fixWrap: bool): v128 {
+  acc = i64x2.add(acc, i64x2.extend_high_i32x4_s(d));
+  if (fixWrap) {
+    const wrapped = i32x4.eq(d, i32x4.splat(i32.MIN_VALUE));
+    acc = i64x2.sub(acc, i64x2.shl(i64x2.extend_high_i32x4_s(wrapped), 32));
+  }
+  return acc;
 }
 
 /** Two i64 lanes → two f64 at out (exact: intGemm checked that |sums| < 2^53), stored or added. */

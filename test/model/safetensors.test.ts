@@ -7,11 +7,16 @@ import { UserError } from '../../src/config/errors.js';
 import type { Tensor } from '../../src/model/config.js';
 import {
   encodeSafetensors,
+  encodeTypedSafetensors,
   halfToFloat,
   MAX_HEADER_BYTES,
   parseSafetensors,
+  parseTypedSafetensors,
   readSafetensors,
+  readTypedSafetensors,
   writeSafetensors,
+  writeTypedSafetensors,
+  type TypedTensor,
 } from '../../src/model/safetensors.js';
 
 const FILE = 'model.safetensors';
@@ -331,5 +336,56 @@ describe('safetensors reader on damaged files', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('typed safetensors (integers and doubles)', () => {
+  const extremes = (): Map<string, TypedTensor> => new Map<string, TypedTensor>([
+    ['i8', { dtype: 'I8', shape: [2, 2], data: Int8Array.of(-128, -1, 0, 127) }],
+    ['i16', { dtype: 'I16', shape: [3], data: Int16Array.of(-32768, 1, 32767) }],
+    ['i32', { dtype: 'I32', shape: [2], data: Int32Array.of(-(2 ** 31), 2 ** 31 - 1) }],
+    ['u8', { dtype: 'U8', shape: [2], data: Uint8Array.of(0, 255) }],
+    ['f64', { dtype: 'F64', shape: [3], data: Float64Array.of(Math.PI, -0, 1e-310) }],
+    ['f32', { dtype: 'F32', shape: [1], data: Float32Array.of(1.5) }],
+  ]);
+
+  it('round-trips I8, I16, I32, U8, F64 and F32 exactly, each into its own typed array, through a file', () => {
+    const file = join(dir, 'typed.safetensors');
+    writeTypedSafetensors(file, extremes(), { format: 'test' });
+    const read = readTypedSafetensors(file);
+    expect(read.metadata).toEqual({ format: 'test' });
+    for (const [name, t] of extremes()) {
+      const back = read.tensors.get(name);
+      expect(back?.dtype, name).toBe(t.dtype);
+      expect(back?.shape, name).toEqual(t.shape);
+      expect(back?.data.constructor, name).toBe(t.data.constructor);
+      expect([...(back?.data ?? [])].map((v) => Object.is(v, -0) ? '-0' : v), name).toEqual([...t.data].map((v) => Object.is(v, -0) ? '-0' : v));
+    }
+  });
+
+  it('round-trips random integer tensors of every width (fast-check)', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 20 }), fc.array(fc.integer({ min: -32768, max: 32767 }), { maxLength: 20 }), (i32, i16) => {
+      const tensors = new Map<string, TypedTensor>([
+        ['a', { dtype: 'I32', shape: [i32.length], data: Int32Array.from(i32) }],
+        ['b', { dtype: 'I16', shape: [i16.length], data: Int16Array.from(i16) }],
+      ]);
+      const read = parseTypedSafetensors(encodeTypedSafetensors(tensors), FILE).tensors;
+      expect([...(read.get('a')?.data ?? [])]).toEqual(i32);
+      expect([...(read.get('b')?.data ?? [])]).toEqual(i16);
+    }));
+  });
+
+  it('the float reader still refuses integer tensors, and the typed reader refuses dtypes it does not handle, with one line', () => {
+    const bytes = encodeTypedSafetensors(new Map<string, TypedTensor>([['codes', { dtype: 'I8', shape: [1], data: Int8Array.of(3) }]]));
+    expect(rejection(bytes)).toBe(`${FILE}: tensor "codes" has dtype I8; vitsim reads only F32, F16 and BF16`);
+    const u16 = rawFile({ x: { dtype: 'U16', shape: [1], data_offsets: [0, 2] } }, new Uint8Array(2));
+    expect(() => parseTypedSafetensors(u16, FILE)).toThrow(`${FILE}: tensor "x" has dtype U16; vitsim reads only F32, F16, BF16, F64, I8, I16, I32 and U8`);
+    const f16 = rawFile({ h: { dtype: 'F16', shape: [1], data_offsets: [0, 2] } }, u16Bytes([0x3c00]));
+    expect(parseTypedSafetensors(f16, FILE).tensors.get('h')).toEqual({ dtype: 'F16', shape: [1], data: Float32Array.of(1) });
+  });
+
+  it('refuses to write data whose typed array does not match its dtype (a bug, not a user error)', () => {
+    const wrong = new Map<string, TypedTensor>([['x', { dtype: 'I16', shape: [1], data: Int32Array.of(1) }]]);
+    expect(() => encodeTypedSafetensors(wrong)).toThrow('tensor x: cannot write dtype I16 from a Int32Array');
   });
 });

@@ -19,8 +19,8 @@
  * Where the paper leaves a choice open, this file takes one and says so:
  * - qkv is the paper's three layers W^Q, W^K, W^V fused: one input step (the datapath quantizes the
  *   input once) and one weight step per q/k/v block, each searched on its own block's Γ;
- * - L_rank is the paper's sum divided by the number of pairs: summed over the 4·17·136 pairs of one
- *   image it would outweigh Γ ≤ 1 ten thousand times at γ = 0.1 and decide alone;
+ * - L_rank is the paper's sum divided by the number of pairs, so γ = 0.1 weighs a mean hinge against a
+ *   mean Γ ≤ 1; the literal sums (4·17·136 pairs per image against one Γ) are rankingWeight ≈ 925;
  * - Γ includes the layer bias (the layer's output); P and post-GELU inputs get the same signed
  *   quantizer as everything else (Ψ of §5a has no unsigned variant);
  * - Ω of an MSA is measured on its attention map, post-softmax by default (`attentionMap`); both are
@@ -52,7 +52,10 @@ export type AttentionMap = 'post-softmax' | 'pre-softmax';
 
 /** The method's options (MethodOptions.extra), with their defaults. */
 export interface Liu2021Options {
-  /** One bit-width per MSA and MLP from the nuclear-norm knapsack (false: every op at wbits/abits). */
+  /**
+   * One bit-width per MSA and MLP from the nuclear-norm knapsack, shared by the module's weights and
+   * activations as in the paper, so abits only sets the head's input (false: every op at wbits/abits).
+   */
   mixedPrecision: boolean;
   /** Ranking-aware search of the Q·Kᵀ operands (false: Γ alone, like every other op). */
   ranking: boolean;
@@ -66,6 +69,11 @@ export interface Liu2021Options {
   maxIterations: number;
   /** Points of each scale grid. */
   candidates: number;
+  /**
+   * γ against the pair-averaged L_rank (default the paper's 0.1). The paper's literal sums equal
+   * γ·(pairs per image) here: 0.1·4·17·136 ≈ 925 for the shipped model.
+   */
+  rankingWeight: number;
 }
 
 /** The candidate grid [α·Δ0, β·Δ0] of the paper (§4.1). */
@@ -75,7 +83,10 @@ const GRID_HIGH = 1.2;
 /** What the calibration decided and measured, beyond the QuantizedViT itself. */
 export interface Liu2021Report {
   options: Liu2021Options;
-  /** Per calibrated (op, bits): rounds run and the final objective (Γ, or Γ − γ·L_rank/pairs for a ranking-aware qk). */
+  /**
+   * Per calibrated (op, bits — the weight's for a linear layer, the operands' for a product): rounds
+   * run and the final objective (Γ, or Γ − γ·L_rank/pairs for a ranking-aware qk).
+   */
   searches: { op: string; bits: number; rounds: number; similarity: number; rankingLossPerPair?: number }[];
   /** With mixed precision: per module its weight count, chosen bits and Ω per candidate bit-width. */
   modules?: {
@@ -117,7 +128,7 @@ export function calibrateLiu2021(
     const result = cap.kind === 'linear'
       ? calibrateLinear(cap, w, a, o, op === 'patch_embed.proj' ? pixelQuant() : undefined)
       : calibrateMatmul(cap, a, o, o.ranking && op.endsWith('.qk'), config.numHeads);
-    report.searches.push({ op, bits: w, rounds: result.rounds, similarity: result.similarity, ...(result.rankingLossPerPair === undefined ? {} : { rankingLossPerPair: result.rankingLossPerPair }) });
+    report.searches.push({ op, bits: cap.kind === 'linear' ? w : a, rounds: result.rounds, similarity: result.similarity, ...(result.rankingLossPerPair === undefined ? {} : { rankingLossPerPair: result.rankingLossPerPair }) });
     step(op);
     return result;
   };
@@ -167,7 +178,7 @@ export function calibrateLiu2021(
 // ---------------------------------------------------------------------------------------------
 // Options.
 
-const OPTION_NAMES = ['mixedPrecision', 'ranking', 'biasCorrection', 'candidateBits', 'allocation', 'attentionMap', 'maxIterations', 'candidates'];
+const OPTION_NAMES = ['mixedPrecision', 'ranking', 'biasCorrection', 'candidateBits', 'allocation', 'attentionMap', 'maxIterations', 'candidates', 'rankingWeight'];
 
 /** MethodOptions.extra → Liu2021Options; a bad value is the user's mistake, in one line. */
 export function parseOptions(options: MethodOptions): Liu2021Options {
@@ -197,6 +208,11 @@ export function parseOptions(options: MethodOptions): Liu2021Options {
     if (!Number.isInteger(v) || v < min) throw fieldError(where, field, `an integer ≥ ${min}`, extra[field]);
     return v;
   };
+  const nonNegative = (field: string, fallback: number): number => {
+    const v = extra[field] === undefined ? fallback : Number(extra[field]);
+    if (!(Number.isFinite(v) && v >= 0)) throw fieldError(where, field, 'a number ≥ 0', extra[field]);
+    return v;
+  };
   let candidateBits: number[] = [];
   for (let b = Math.max(2, wbits - 2); b <= Math.min(8, wbits + 2); b++) candidateBits.push(b);
   const given = extra.candidateBits;
@@ -222,6 +238,7 @@ export function parseOptions(options: MethodOptions): Liu2021Options {
     attentionMap: oneOf('attentionMap', ['post-softmax', 'pre-softmax'] as const, 'post-softmax'),
     maxIterations: count('maxIterations', 1, 20),
     candidates: count('candidates', 2, 100),
+    rankingWeight: nonNegative('rankingWeight', RANKING_WEIGHT),
   };
 }
 
@@ -354,7 +371,7 @@ export function calibrateMatmul(cap: MatmulCapture, bits: number, o: Liu2021Opti
     const gamma = meanImagePearson(target, cols, 0, out, cols, 0, cols, rows, image);
     if (!ranking) return { score: gamma };
     const loss = rankingLoss(target, out, rows, cols, RANKING_MARGIN) / pairs;
-    return { score: gamma - RANKING_WEIGHT * loss, loss };
+    return { score: gamma - o.rankingWeight * loss, loss };
   };
   const operands = [cap.a, cap.b];
   const quantizers = operands.map((x) => uniformQuant(bits, true, initialStep(maxAbs(x.data), bits, true)));

@@ -7,9 +7,10 @@
  *
  * Operands are integers of at most 16 bits (Int16Array); c is float64 holding exact integers.
  * The kernel accumulates in i32 lanes over k blocks short enough that no block sum can leave i32
- * given this call's largest operand magnitudes, and adds the blocks in float64, which is exact
- * while |c| < 2^53. When k·max|a|·max|b| ≥ 2^53 that is no longer guaranteed and the product is
- * summed in BigInt instead (see intGemmBigInt): k past 2^23 at full 16 bits, far from any ViT.
+ * given this call's largest operand magnitudes (or, for operands so wide that the blocks would be
+ * a few k long, in i64 lanes), and adds the blocks in float64, which is exact while |c| < 2^53.
+ * When k·max|a|·max|b| ≥ 2^53 that is no longer guaranteed and the product is summed in BigInt
+ * instead (see intGemmBigInt): k past 2^23 at full 16 bits, far from any ViT.
  *
  * As with the float kernel, operands are copied into the wasm linear memory and c is copied back,
  * and each thread that imports this module gets its own instance and memory.
@@ -26,6 +27,9 @@ export { intGemmReference } from './int-gemm-reference.js';
  * 5×5×5 took 0.56 µs in the reference and 0.59 in wasm, 6×6×6 0.85 and 0.66, 8×8×8 2.2 and 0.61.
  */
 const SMALL_MACS = 160;
+
+/** Outputs up to this many values are copied out by a loop rather than a typed-array set. */
+const SMALL_COPY = 512;
 
 export function intGemm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape): void {
   checkShape(a, b, c, shape);
@@ -51,11 +55,14 @@ function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmSh
   const bPtr = aPtr + align(m * k * 2);
   const cPtr = bPtr + align(k * n * 2);
   const scratch = cPtr + align(m * n * 8);
-  reserve(kernel, scratch + kernel.exports.scratchBytes(n) + kernel.exports.slackBytes(k));
+  reserve(kernel, scratch + kernel.exports.scratchBytes(k, n));
   kernel.i16.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr >>> 1);
   kernel.i16.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr >>> 1);
   if (!kernel.exports.intGemm(aPtr, bPtr, cPtr, m, k, n, transA ? 1 : 0, transB ? 1 : 0, scratch)) return false;
-  c.set(kernel.f64.subarray(cPtr >>> 3, (cPtr >>> 3) + m * n));
+  const { f64 } = kernel;
+  const from = cPtr >>> 3;
+  if (m * n > SMALL_COPY) c.set(f64.subarray(from, from + m * n));
+  else for (let i = 0; i < m * n; i++) c[i] = f64[from + i]; // attention-sized c: cheaper than a subarray view
   return true;
 }
 
@@ -72,8 +79,7 @@ const WebAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).W
 interface KernelExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
-  scratchBytes(n: number): number;
-  slackBytes(k: number): number;
+  scratchBytes(k: number, n: number): number;
   /** 1 when c was computed, 0 when the kernel declined (see runWasm). */
   intGemm(
     a: number, b: number, c: number, m: number, k: number, n: number,
@@ -108,15 +114,13 @@ function instance(): Kernel {
   return loaded;
 }
 
+/** Grows the memory to at least `bytes`; only this module grows it (the kernel allocates nothing). */
 function reserve(kernel: Kernel, bytes: number): void {
+  if (kernel.f64.byteLength >= bytes) return;
   const memory = kernel.exports.memory;
-  if (memory.buffer.byteLength < bytes) {
-    memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
-  }
-  if (kernel.i16.buffer !== memory.buffer) {
-    kernel.i16 = new Int16Array(memory.buffer);
-    kernel.f64 = new Float64Array(memory.buffer);
-  }
+  memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+  kernel.i16 = new Int16Array(memory.buffer);
+  kernel.f64 = new Float64Array(memory.buffer);
 }
 
 function checkShape(a: Int16Array, b: Int16Array, c: Float64Array, { m, k, n }: IntGemmShape): void {

@@ -28,8 +28,7 @@
 // wide gets a 4×4 kernel so the padding wastes fewer lanes.
 //
 // The host (src/kernels/int-gemm.ts) owns the memory layout: it copies a, b to addresses it picks
-// above heapBase(), reserves c and a scratch area of scratchBytes(n) bytes, and leaves slackBytes(k)
-// of memory behind all that for the packs' reads past the operands' ends.
+// above heapBase(), and reserves c and a scratch area of scratchBytes(k, n) bytes after them.
 
 const MR: i32 = 4;   // rows per micro-tile: one splat load per row per k pair
 const NR: i32 = 8;   // columns per micro-tile: two v128 of pairs per row
@@ -39,9 +38,13 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-/** Bytes of scratch `intGemm` needs for an n-column product: packed b, packed a, one f64 edge tile. */
-export function scratchBytes(n: i32): usize {
-  return (<usize>(KC * roundUp(n, NR) + MR * KC) << 1) + (<usize>(MR * NR) << 3);
+/**
+ * Bytes of scratch `intGemm` needs for a k×n b: packed b, packed a, one f64 edge tile, and slack
+ * for the packs' reads past the end of an operand (7 rows of k when b is stored [N,K], one vector):
+ * see packB.
+ */
+export function scratchBytes(k: i32, n: i32): usize {
+  return (<usize>(KC * roundUp(n, NR) + MR * KC) << 1) + (<usize>(MR * NR) << 3) + (<usize>(NR - 1) * <usize>k << 1) + 16;
 }
 
 /**
@@ -56,11 +59,6 @@ const I32_MAX: f64 = 2147483647;
 const EXACT_LIMIT: f64 = 9007199254740992;
 
 /** Computes c; returns false, leaving c alone, when k·max|a|·max|b| ≥ 2^53 (exactness not guaranteed). */
-/** Bytes the packs may read past the end of an operand: 7 rows of k (b stored [N,K]) and a vector. */
-export function slackBytes(k: i32): usize {
-  return (<usize>(NR - 1) * <usize>k << 1) + 16;
-}
-
 export function intGemm(
   a: usize, b: usize, c: usize,
   m: i32, k: i32, n: i32,

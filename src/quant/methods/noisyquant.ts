@@ -137,7 +137,7 @@ function searchLinear(cap: LinearCapture, wbits: number, abits: number, opts: No
     shift = shifts[argBest(shifts.length, (i) => score(step, constant.fill(shifts[i])))];
   }
   let halfRange = 0;
-  const draw = new Float32Array(ins);
+  const draw = new Float64Array(ins);
   const rng = createRng(seed);
   for (let c = 0; c < ins; c++) draw[c] = 2 * rng.nextFloat() - 1;
   const addend = new Float32Array(ins);
@@ -152,8 +152,8 @@ function searchLinear(cap: LinearCapture, wbits: number, abits: number, opts: No
   return { kind: 'linear', input, weight, bias: foldNoise(cap.bias, wq, outs, ins, addend) };
 }
 
-/** N_c = μ + n·u_c into out. */
-export function noiseVector(shift: number, halfRange: number, draw: Float32Array, out: Float32Array): Float32Array {
+/** N_c = μ + n·u_c into out (u_c ∈ [−1, 1) in float64, rounded once to float32). */
+export function noiseVector(shift: number, halfRange: number, draw: Float64Array, out: Float32Array): Float32Array {
   for (let c = 0; c < draw.length; c++) out[c] = shift + halfRange * draw[c];
   return out;
 }

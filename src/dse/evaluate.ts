@@ -7,12 +7,18 @@
  * - the simulation per distinct (design without its pricing-only fields, DRAM bandwidth, clock,
  *   trace): simulateTrace is a pure function of those, and DRAM type, technology node, supply and
  *   zero gating are read only by the pricer;
+ * - the priced energy and area per distinct (simulation, technology node): the pricer reads the DRAM
+ *   type only for the DRAM line (energy per bit × bytes; DRAM has no area and no leakage on the
+ *   accelerator's budget), so a point that differs only in DRAM type gets that line re-priced and the
+ *   total summed again in the pricer's order (a test checks the bits against pricing from scratch);
  * - accuracy per distinct quantisation (the accuracy source's own cache).
- * Pricing runs for every point; only the totals are priced (per-op energy is the report's business).
+ * Only the totals are priced (per-op energy is the report's business).
  */
 import { UserError } from '../config/errors.js';
 import { actionCounts, designComponents, designTechnology } from '../cost/simulation.js';
-import { priceArea, priceEnergy } from '../cost/price.js';
+import { dramEnergyJ } from '../cost/dram.js';
+import { DRAM, priceArea, priceEnergy, type AreaBreakdown, type EnergyBreakdown } from '../cost/price.js';
+import type { DramType } from '../hw/arch.js';
 import { simulateTrace, type Simulation } from '../hw/simulate.js';
 import { accuracySource, type AccuracyLookup } from './accuracy.js';
 import { designer } from './design.js';
@@ -36,6 +42,7 @@ export function evaluator(spec: SweepSpec, options: EvaluatorOptions = {}): Eval
   const design = designer(spec);
   const accuracy = options.accuracy ?? accuracySource(spec, options.cacheDir);
   const simulations = new Map<string, Simulation>();
+  const priced = new Map<string, { energy: EnergyBreakdown; area: AreaBreakdown }>();
 
   return async (index, params) => {
     let point;
@@ -53,11 +60,18 @@ export function evaluator(spec: SweepSpec, options: EvaluatorOptions = {}): Eval
         if (simulations.size >= MAX_CACHED_SIMULATIONS) simulations.clear();
         simulations.set(simulationKey, sim);
       }
-      const components = designComponents(arch);
-      const tech = designTechnology(arch);
       const t = sim.totals;
-      const energy = priceEnergy(actionCounts(t.actions, t.cycles), components, tech);
-      const area = priceArea(components, tech);
+      const priceKey = `${simulationKey}|${arch.technologyNodeMetres}`;
+      let price = priced.get(priceKey);
+      if (price === undefined) {
+        const components = designComponents(arch);
+        const tech = designTechnology(arch);
+        price = { energy: priceEnergy(actionCounts(t.actions, t.cycles), components, tech), area: priceArea(components, tech) };
+        if (priced.size >= MAX_CACHED_SIMULATIONS * 16) priced.clear();
+        priced.set(priceKey, price);
+      }
+      const energy = withDramType(price.energy, arch.dram.type, t.actions.dram);
+      const area = price.area;
       const acc = await accuracy(quant, trace.model);
       const perInference = 1 / sim.batch;
       const metrics: PointMetrics = {
@@ -86,6 +100,15 @@ export function evaluator(spec: SweepSpec, options: EvaluatorOptions = {}): Eval
       throw err;
     }
   };
+}
+
+/**
+ * `energy` with its DRAM line priced for `type`: the pricer's DRAM line is dramEnergyJ(type, bytes),
+ * and its total the sum of the lines in order, which is repeated here.
+ */
+function withDramType(energy: EnergyBreakdown, type: DramType, traffic: { readBytes: number; writeBytes: number }): EnergyBreakdown {
+  const components = energy.components.map((c) => (c.component === DRAM ? { ...c, dynamicJ: dramEnergyJ(type, traffic.readBytes, traffic.writeBytes) } : c));
+  return { ...energy, components, totalJ: components.reduce((sum, c) => sum + c.dynamicJ + c.leakageJ, 0) };
 }
 
 /** A constraint on a missing accuracy is not met: the point cannot show it holds. */

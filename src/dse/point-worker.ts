@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { UserError } from '../config/errors.js';
 import { evaluator } from './evaluate.js';
-import type { PoolReply, PoolRequest } from './pool.js';
+import { LINES_PER_REPLY, type PoolReply, type PoolRequest } from './pool.js';
 import { resultLine } from './result.js';
 import type { SweepSpec } from './spec.js';
 
@@ -17,10 +17,17 @@ const evaluate = evaluator(spec, cacheDir === undefined ? {} : { cacheDir });
 port.on('message', (request: PoolRequest) => {
   void (async () => {
     try {
-      const lines: string[] = [];
-      for (const job of request.jobs) lines.push(resultLine(await evaluate(job.index, job.params)));
-      const reply: PoolReply = { id: request.id, lines };
-      port.postMessage(reply);
+      let lines: string[] = [];
+      for (let i = 0; i < request.jobs.length; i++) {
+        const job = request.jobs[i];
+        lines.push(resultLine(await evaluate(job.index, job.params)));
+        const done = i === request.jobs.length - 1;
+        if (lines.length === LINES_PER_REPLY || done) {
+          const reply: PoolReply = { id: request.id, lines, done };
+          port.postMessage(reply);
+          lines = [];
+        }
+      }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       const reply: PoolReply = { id: request.id, error: error.message, user: err instanceof UserError, ...(error.stack ? { stack: error.stack } : {}) };

@@ -1,9 +1,9 @@
 /**
  * Evaluating points on worker threads. The runner hands the pool a list of points; the pool cuts it
  * into chunks of consecutive points (neighbours share simulations, see evaluate.ts) and gives the
- * next chunk to whichever worker is free. Each chunk comes back as finished result lines, which the
- * runner appends at once: results arrive in whatever order the workers finish, and the runner sorts
- * them at the end.
+ * next chunk to whichever worker is free. A worker sends finished result lines back every
+ * LINES_PER_REPLY points, and the runner appends them at once: results arrive in whatever order the
+ * workers finish, and the runner sorts them at the end.
  *
  * One worker evaluates in this thread (no messages). The worker runs point-worker.js next to this
  * file from dist/, or point-worker.ts through tsx's API when this module runs as TypeScript (the
@@ -32,12 +32,21 @@ export interface PointPool {
   close(): Promise<void>;
 }
 
-/** Messages to a worker and back. */
+/** Messages to a worker and back: a chunk's lines come back in parts of at most LINES_PER_REPLY, the last one `done`. */
 export type PoolRequest = { id: number; jobs: PointJob[] };
-export type PoolReply = { id: number; lines: string[] } | { id: number; error: string; stack?: string; user: boolean };
+export type PoolReply = { id: number; lines: string[]; done: boolean } | { id: number; error: string; stack?: string; user: boolean };
 
-/** Points per chunk: enough to amortise a message, few enough to keep both workers busy to the end. */
-const CHUNK = 16;
+/** Result lines per reply (and per append): small enough for a live progress bar and little lost work on a kill. */
+export const LINES_PER_REPLY = 32;
+
+/**
+ * Points per chunk: about 16 chunks per worker, so the last chunks still balance the workers, and
+ * long runs of consecutive points per worker, so points sharing a simulation mostly meet in one
+ * worker's cache (a chunk boundary costs at most one simulation twice).
+ */
+function chunkSize(points: number, workers: number): number {
+  return Math.min(4096, Math.max(LINES_PER_REPLY, Math.ceil(points / (16 * workers))));
+}
 
 export interface PoolOptions extends EvaluatorOptions {
   workers: number;
@@ -50,12 +59,13 @@ export function pointPool(spec: SweepSpec, options: PoolOptions): PointPool {
   let nextId = 0;
   return {
     async run(jobs, onLines) {
+      const size = chunkSize(jobs.length, workers.length);
       let next = 0;
       const feed = async (worker: Worker): Promise<void> => {
         while (next < jobs.length) {
-          const chunk = jobs.slice(next, next + CHUNK);
-          next += CHUNK;
-          onLines(await request(worker, { id: nextId++, jobs: chunk }));
+          const chunk = jobs.slice(next, next + size);
+          next += size;
+          await request(worker, { id: nextId++, jobs: chunk }, onLines);
         }
       };
       await Promise.all(workers.map(feed));
@@ -70,9 +80,9 @@ function inProcessPool(spec: SweepSpec, options: EvaluatorOptions): PointPool {
   const evaluate = evaluator(spec, options);
   return {
     async run(jobs, onLines) {
-      for (let i = 0; i < jobs.length; i += CHUNK) {
+      for (let i = 0; i < jobs.length; i += LINES_PER_REPLY) {
         const lines: string[] = [];
-        for (const job of jobs.slice(i, i + CHUNK)) lines.push(resultLine(await evaluate(job.index, job.params)));
+        for (const job of jobs.slice(i, i + LINES_PER_REPLY)) lines.push(resultLine(await evaluate(job.index, job.params)));
         onLines(lines);
       }
     },
@@ -89,14 +99,20 @@ function spawn(spec: SweepSpec, cacheDir: string | undefined): Worker {
   return worker;
 }
 
-function request(worker: Worker, message: PoolRequest): Promise<string[]> {
-  return new Promise<string[]>((resolve, reject) => {
+/** Sends one chunk; hands each part of its lines to `onLines` as it arrives. */
+function request(worker: Worker, message: PoolRequest, onLines: OnLines): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const onMessage = (reply: PoolReply): void => {
       if (reply.id !== message.id) return;
-      cleanup();
       if ('lines' in reply) {
-        resolve(reply.lines);
-      } else if (reply.user) {
+        onLines(reply.lines);
+        if (!reply.done) return;
+        cleanup();
+        resolve();
+        return;
+      }
+      cleanup();
+      if (reply.user) {
         reject(new UserError(reply.error));
       } else {
         const error = new Error(`sweep worker: ${reply.error}`);

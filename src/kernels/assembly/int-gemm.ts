@@ -116,6 +116,10 @@ export function intGemm(
           micro(packedA, panel, out, ldc, pairs, load);
         } else if (mr == MR && nr == NR / 2) {
           microHalf(packedA, panel, out, ldc, pairs, load);
+        } else if (mr == 1 && nr == NR) {
+          microRow(packedA, panel, out, pairs, load, true);
+        } else if (mr == 1 && nr == NR / 2) {
+          microRow(packedA, panel, out, pairs, load, false);
         } else {
           if (load) copyTile(tile, NR << 3, out, ldc, mr, nr);
           if (nr <= NR / 2) microHalf(packedA, panel, tile, NR << 3, pairs, load);
@@ -186,6 +190,26 @@ function micro(pa: usize, pb: usize, pc: usize, ldc: usize, pairs: i32, load: bo
   storeQuad(r1, c10, load); storeQuad(r1 + 32, c11, load);
   storeQuad(r2, c20, load); storeQuad(r2 + 32, c21, load);
   storeQuad(r3, c30, load); storeQuad(r3 + 32, c31, load);
+}
+
+/**
+ * The 1×NR (or 1×NR/2) kernel for a last row panel of one row (m = 17 tokens: 4 panels of 4 and
+ * one row), instead of a full 4-row tile of which three rows are thrown away.
+ */
+// @ts-ignore: decorator
+@inline
+function microRow(pa: usize, pb: usize, pc: usize, pairs: i32, load: bool, full: bool): void {
+  let c0 = i32x4.splat(0), c1 = i32x4.splat(0);
+  const step: usize = full ? NR << 2 : (NR / 2) << 2;
+  for (let p = 0; p < pairs; p++) {
+    const s = v128.load32_splat(pa);
+    c0 = i32x4.add(c0, i32x4.dot_i16x8_s(s, v128.load(pb)));
+    if (full) c1 = i32x4.add(c1, i32x4.dot_i16x8_s(s, v128.load(pb, 16)));
+    pa += MR << 2;
+    pb += step;
+  }
+  storeQuad(pc, c0, load);
+  if (full) storeQuad(pc + 32, c1, load);
 }
 
 /**

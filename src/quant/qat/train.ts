@@ -52,7 +52,7 @@ export interface QatOptions {
 export const QAT_DEFAULTS = {
   epochs: 1,
   batchSize: 64,
-  lr: 5e-4,
+  lr: 1e-3,
   minLr: 1e-5,
   warmupFraction: 0.05,
   weightDecay: 0,

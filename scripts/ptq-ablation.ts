@@ -6,6 +6,7 @@
  * runs: ptq4vit      PTQ4ViT (paper defaults) and its uniform-everything cosine baseline
  *       ablation     the 2×2×2 table {hessian, cosine} × twinSoftmax × twinGelu
  *       noisyquant   NoisyQuant noise-only, shift-only, both, and neither (its linear baseline)
+ *       uniform      Q1's uniform baselines (Base PTQ cosine on 32 images, output-MSE grid on --calib images)
  *       softmax      per-layer P·V output MSE of twin vs uniform P at each activation width
  * Top-1 on the first N test images (default 1000) through fakeQuantLogits. Prints one JSON line per result.
  */
@@ -16,7 +17,8 @@ import { loadCalibrationSet } from '../src/quant/calibration.js';
 import { fakeQuantLogits } from '../src/quant/fakequant.js';
 import { noisyquant } from '../src/quant/methods/noisyquant.js';
 import { ptq4vit } from '../src/quant/methods/ptq4vit.js';
-import type { MethodOptions, QuantizeMethod } from '../src/quant/methods/method.js';
+import type { CalibrationSet, MethodOptions, QuantizeMethod } from '../src/quant/methods/method.js';
+import { quantizeUniform } from '../src/quant/methods/uniform.js';
 import { argBest, fakeQuantArray, initialStep, maxAbs, meanSquaredError, stepGrid, uniformQuant } from '../src/quant/quantizers.js';
 import type { ActQuant } from '../src/quant/spec.js';
 
@@ -34,9 +36,9 @@ const { config, params } = loadCheckpoint('workloads/models/vit-fashion-mnist.sa
 const test = loadDataset('fashion-mnist', 'test', testCount);
 const calib = loadCalibrationSet('fashion-mnist', calibCount, 0);
 
-function accuracy(method: QuantizeMethod, wbits: number, abits: number, extra: Record<string, unknown>): number {
+function accuracy(method: QuantizeMethod, wbits: number, abits: number, extra: Record<string, unknown>, images = calib): number {
   const options: MethodOptions = { wbits, abits, seed: 0, extra };
-  const q = method(config, params, calib, options);
+  const q = method(config, params, images, options);
   const logits = fakeQuantLogits(q, test.pixels, test.count);
   let right = 0;
   for (let i = 0; i < test.count; i++) {
@@ -67,6 +69,15 @@ if (run === 'ptq4vit' || run === 'ablation') {
   for (const [wbits, abits] of bitPairs) {
     for (const extra of variants) {
       report({ method: 'noisyquant', wbits, abits, ...extra, calib: calibCount, top1: accuracy(noisyquant, wbits, abits, extra), seconds: (Date.now() - started) / 1000 });
+    }
+  }
+} else if (run === 'uniform') {
+  // Q1's uniform baselines: PTQ4ViT's Base PTQ (cosine grid, α 0.5, one round) on the same 32 images
+  // PTQ4ViT uses, and an output-MSE grid on all calibration images (NoisyQuant's calibration size).
+  for (const [wbits, abits] of bitPairs) {
+    for (const [extra, images] of [[{ scale: 'cosine' }, 32], [{ scale: 'mse' }, calibCount]] as const) {
+      const subset: CalibrationSet = { count: images, pixels: calib.pixels.subarray(0, images * 784), labels: calib.labels.subarray(0, images) };
+      report({ method: 'uniform', wbits, abits, ...extra, calib: images, top1: accuracy(quantizeUniform, wbits, abits, extra, subset), seconds: (Date.now() - started) / 1000 });
     }
   }
 } else if (run === 'softmax') {

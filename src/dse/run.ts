@@ -12,6 +12,9 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../config/errors.js';
+import { loadWorkload } from '../trace/workload.js';
+import { accuracySource } from './accuracy.js';
+import { pointQuant } from './design.js';
 import { nsga2 } from './nsga2.js';
 import { pointPool, type PointJob, type PoolOptions } from './pool.js';
 import { RECORD_FILE, RESULTS_FILE, type PointResult, type SweepRecord } from './result.js';
@@ -75,7 +78,8 @@ export async function runSweep(spec: SweepSpec, options: RunOptions): Promise<Ru
   };
   options.progress?.(count, total);
 
-  const pool = pointPool(spec, { ...options, cacheDir: join(out, 'accuracy-cache') });
+  const cacheDir = join(out, 'accuracy-cache');
+  const pool = pointPool(spec, { ...options, cacheDir });
   try {
     const axes = expandAxes(spec);
     if (spec.sampling.kind === 'nsga2') {
@@ -95,6 +99,7 @@ export async function runSweep(spec: SweepSpec, options: RunOptions): Promise<Ru
       const plan = plannedGridIndices(spec, axes);
       const jobs: PointJob[] = [];
       for (let i = from; i < to; i++) if (!done.has(i)) jobs.push({ index: i, params: paramsOf(axes, gridGenes(axes, plan.gridIndex(i))) });
+      await measureFirst(spec, jobs, cacheDir);
       await pool.run(jobs, append);
     }
   } finally {
@@ -103,6 +108,21 @@ export async function runSweep(spec: SweepSpec, options: RunOptions): Promise<Ru
   }
   sortResults(resultsFile);
   return { total, resumed, computed: count - resumed };
+}
+
+/**
+ * Measured accuracy: each distinct quantisation of the jobs is measured here, one after another,
+ * before the workers start, so that they all find it in the cache instead of measuring it at once.
+ */
+async function measureFirst(spec: SweepSpec, jobs: readonly PointJob[], cacheDir: string): Promise<void> {
+  if (spec.accuracy.source !== 'measured') return;
+  const lookup = accuracySource(spec, cacheDir);
+  const model = loadWorkload(spec.workload).name;
+  const quants = new Map(jobs.map((j) => {
+    const q = pointQuant(spec, j.params);
+    return [JSON.stringify(q), q];
+  }));
+  for (const q of quants.values()) await lookup(q, model);
 }
 
 /** Writes sweep.json, or on resume checks that the directory holds this very sweep. */

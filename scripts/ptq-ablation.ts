@@ -7,19 +7,22 @@
  *       ablation     the 2×2×2 table {hessian, cosine} × twinSoftmax × twinGelu
  *       noisyquant   NoisyQuant noise-only, shift-only, both, and neither (its linear baseline)
  *       uniform      Q1's uniform baselines (Base PTQ cosine on 32 images, output-MSE grid on --calib images)
+ *       noisy-layers per-layer output MSE of qkv/proj/fc1/fc2: noise-only, shift-only, both, relative to neither
  *       softmax      per-layer P·V output MSE of twin vs uniform P at each activation width
  * Top-1 on the first N test images (default 1000) through fakeQuantLogits. Prints one JSON line per result.
  */
 import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { loadDataset } from '../src/model/datasets.js';
-import { captureFloat, matmulOutput, type MatmulCapture } from '../src/quant/assemble.js';
+import { captureFloat, linearOutput, matmulOutput, type LinearCapture, type MatmulCapture } from '../src/quant/assemble.js';
 import { loadCalibrationSet } from '../src/quant/calibration.js';
 import { fakeQuantLogits } from '../src/quant/fakequant.js';
-import { noisyquant } from '../src/quant/methods/noisyquant.js';
+import { noisyquant, takesNoise } from '../src/quant/methods/noisyquant.js';
 import { ptq4vit } from '../src/quant/methods/ptq4vit.js';
 import type { CalibrationSet, MethodOptions, QuantizeMethod } from '../src/quant/methods/method.js';
 import { quantizeUniform } from '../src/quant/methods/uniform.js';
-import { argBest, fakeQuantArray, initialStep, maxAbs, meanSquaredError, stepGrid, uniformQuant } from '../src/quant/quantizers.js';
+import {
+  argBest, dequantizeArray, dequantizeWeight, fakeQuantArray, initialStep, maxAbs, meanSquaredError, quantizeArray, stepGrid, uniformQuant,
+} from '../src/quant/quantizers.js';
 import type { ActQuant } from '../src/quant/spec.js';
 
 const args = process.argv.slice(2);
@@ -78,6 +81,28 @@ if (run === 'ptq4vit' || run === 'ablation') {
     for (const [extra, images] of [[{ scale: 'cosine' }, 32], [{ scale: 'mse' }, calibCount]] as const) {
       const subset: CalibrationSet = { count: images, pixels: calib.pixels.subarray(0, images * 784), labels: calib.labels.subarray(0, images) };
       report({ method: 'uniform', wbits, abits, ...extra, calib: images, top1: accuracy(quantizeUniform, wbits, abits, extra, subset), seconds: (Date.now() - started) / 1000 });
+    }
+  }
+} else if (run === 'noisy-layers') {
+  // Output MSE of each noisy linear layer against its float output, relative to the same layer
+  // without noise or shift (clip search alone), for noise-only, shift-only and both.
+  const capture = captureFloat(config, params, calib.pixels, calib.count);
+  for (const [wbits, abits] of bitPairs) {
+    const variants = { none: { noise: false, shift: false }, noise: { noise: true, shift: false }, shift: { noise: false, shift: true }, both: { noise: true, shift: true } };
+    const mse = new Map<string, Record<string, number>>();
+    for (const [label, extra] of Object.entries(variants)) {
+      const q = noisyquant(config, params, calib, { wbits, abits, seed: 0, extra });
+      for (const [name, op] of q.ops) {
+        if (op.kind !== 'linear' || !takesNoise(name)) continue;
+        const cap = capture.ops.get(name) as LinearCapture;
+        const [, ins] = cap.shape;
+        const xq = dequantizeArray(op.input, quantizeArray(op.input, cap.input.data, cap.input.rows, ins), cap.input.rows, ins);
+        const out = linearOutput(cap, xq, dequantizeWeight(op.weight), op.bias);
+        mse.set(name, { ...mse.get(name), [label]: meanSquaredError(out, cap.output.data) });
+      }
+    }
+    for (const [name, m] of mse) {
+      report({ op: name, wbits, abits, mseNone: m.none, noiseRel: m.noise / m.none, shiftRel: m.shift / m.none, bothRel: m.both / m.none });
     }
   }
 } else if (run === 'softmax') {

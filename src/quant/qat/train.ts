@@ -287,7 +287,7 @@ function clampSteps(q: LsqAct): void {
 }
 
 /** The quantized block weights (every method): their place in the flat parameters. */
-interface WeightRegion {
+export interface WeightRegion {
   op: string;
   offset: number;
   rows: number;
@@ -296,7 +296,7 @@ interface WeightRegion {
   mask: Uint8Array;
 }
 
-function blockWeightRegions(model: QatModel): WeightRegion[] {
+export function blockWeightRegions(model: QatModel): WeightRegion[] {
   const regions: WeightRegion[] = [];
   for (const seg of model.layout.segments) {
     if (!seg.name.startsWith('blocks.') || !seg.name.endsWith('.weight') || seg.shape.length !== 2) continue;

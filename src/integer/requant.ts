@@ -39,6 +39,11 @@ const MAX_SHIFT = 68;
 /** Below this |z| the split products stay exact. */
 export const FAST_LIMIT = 2 ** 37;
 
+/** The same for each term of a sum of two products. */
+const SUM_LIMIT = 2 ** 36;
+
+const INV_65536 = 2 ** -16;
+
 /** The dyadic form of a finite real ratio: mantissa from frexp, rounded half up to 31 bits. */
 export function dyadic(ratio: number): Dyadic {
   if (!Number.isFinite(ratio)) throw new Error(`dyadic: ratio must be finite, got ${ratio}`);
@@ -111,8 +116,9 @@ export interface DyadicTable {
   e: Float64Array;
   mh: Float64Array;
   ml: Float64Array;
-  /** 2^(e − 16). */
+  /** 2^(e − 16) and its inverse (multiplying by a power of two is exact, and faster than dividing). */
   pow: Float64Array;
+  inv: Float64Array;
 }
 
 export function dyadicTable(ds: readonly Dyadic[]): DyadicTable {
@@ -122,6 +128,7 @@ export function dyadicTable(ds: readonly Dyadic[]): DyadicTable {
     mh: Float64Array.from(ds, (d) => d.mh),
     ml: Float64Array.from(ds, (d) => d.ml),
     pow: Float64Array.from(ds, (d) => 2 ** (d.e - 16)),
+    inv: Float64Array.from(ds, (d) => 2 ** (16 - d.e)),
   };
 }
 
@@ -132,10 +139,11 @@ export function tableEntry(t: DyadicTable, i: number): Dyadic {
 export function requantizeAt(z: number, t: DyadicTable, i: number): number {
   const pow = t.pow[i];
   if (pow >= 2 && z < FAST_LIMIT && z > -FAST_LIMIT) {
+    const inv = t.inv[i];
     const a = z * t.mh[i];
-    const ah = Math.floor(a / pow);
-    const bh = Math.floor((z * t.ml[i]) / 65536);
-    return ah + Math.floor((a - ah * pow + bh + pow / 2) / pow);
+    const ah = Math.floor(a * inv);
+    const bh = Math.floor(z * t.ml[i] * INV_65536);
+    return ah + Math.floor((a - ah * pow + bh + pow * 0.5) * inv);
   }
   return requantize(z, tableEntry(t, i));
 }
@@ -182,11 +190,12 @@ function split(m: number, e: number): Dyadic {
 /** requantizeSum with both dyadics taken from tables at entry i (same shift by construction). */
 export function requantizeSumAt(z1: number, t1: DyadicTable, z2: number, t2: DyadicTable, i: number): number {
   const pow = t1.pow[i];
-  if (pow >= 2 && z1 < 2 ** 36 && z1 > -(2 ** 36) && z2 < 2 ** 36 && z2 > -(2 ** 36)) {
+  if (pow >= 2 && z1 < SUM_LIMIT && z1 > -SUM_LIMIT && z2 < SUM_LIMIT && z2 > -SUM_LIMIT) {
+    const inv = t1.inv[i];
     const a = z1 * t1.mh[i] + z2 * t2.mh[i];
-    const ah = Math.floor(a / pow);
-    const bh = Math.floor((z1 * t1.ml[i] + z2 * t2.ml[i]) / 65536);
-    return ah + Math.floor((a - ah * pow + bh + pow / 2) / pow);
+    const ah = Math.floor(a * inv);
+    const bh = Math.floor((z1 * t1.ml[i] + z2 * t2.ml[i]) * INV_65536);
+    return ah + Math.floor((a - ah * pow + bh + pow * 0.5) * inv);
   }
   return requantizeSum(z1, tableEntry(t1, i), z2, tableEntry(t2, i));
 }

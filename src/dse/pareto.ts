@@ -54,16 +54,17 @@ export function parseObjectives(text: string, where = '--objectives'): Objective
 
 /**
  * Each point as a vector to minimise over `objectives` (accuracy negated). A point without the
- * metric an objective needs (no accuracy measured or cited) cannot be ranked: refused with one line.
+ * metric an objective needs (no accuracy measured or cited) cannot be ranked: refused with one line
+ * naming the point's index.
  */
-export function minimisationVectors(metrics: readonly ObjectiveMetrics[], objectives: readonly Objective[], where = 'results'): Float64Array[] {
-  return metrics.map((m, i) => {
+export function minimisationVectors(points: readonly { index: number; metrics: ObjectiveMetrics }[], objectives: readonly Objective[], where = 'results'): Float64Array[] {
+  return points.map(({ index, metrics }) => {
     const v = new Float64Array(objectives.length);
     objectives.forEach((o, j) => {
       const { metric, direction } = OBJECTIVE_INFO[o];
-      const x = m[metric];
+      const x = metrics[metric];
       if (x === null || !Number.isFinite(x)) {
-        throw new UserError(`${where}: point ${i} has no finite ${metric} (got ${x}), so it cannot be ranked on ${o}; leave ${o} out of --objectives`);
+        throw new UserError(`${where}: point ${index} has no finite ${metric} (got ${x}), so it cannot be ranked on ${o}; leave ${o} out of --objectives`);
       }
       v[j] = direction === 'min' ? x : -x;
     });

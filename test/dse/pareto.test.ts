@@ -53,14 +53,14 @@ describe('non-dominated sort', () => {
 });
 
 describe('objectives', () => {
-  const metrics = [
-    { latencyS: 1e-3, energyJ: 2e-6, areaMm2: 3, accuracy: 0.8 },
-    { latencyS: 2e-3, energyJ: 1e-6, areaMm2: 3, accuracy: 0.9 },
+  const points = [
+    { index: 0, metrics: { latencyS: 1e-3, energyJ: 2e-6, areaMm2: 3, accuracy: 80 } },
+    { index: 1, metrics: { latencyS: 2e-3, energyJ: 1e-6, areaMm2: 3, accuracy: 90 } },
   ];
 
   it('minimises latency, energy and area and maximises accuracy', () => {
-    const v = minimisationVectors(metrics, ['energy', 'accuracy']);
-    expect(Array.from(v[0])).toEqual([2e-6, -0.8]);
+    const v = minimisationVectors(points, ['energy', 'accuracy']);
+    expect(Array.from(v[0])).toEqual([2e-6, -80]);
     // Lower energy and higher accuracy: the second point dominates the first.
     expect(nonDominatedSort(v)).toEqual([[1], [0]]);
   });
@@ -76,8 +76,8 @@ describe('objectives', () => {
   });
 
   it('refuses to rank on accuracy a point that has none', () => {
-    const msg = refusal(() => minimisationVectors([...metrics, { ...metrics[0], accuracy: null }], ['accuracy'], 'runs/a'));
-    expect(msg).toBe('runs/a: point 2 has no finite accuracy (got null), so it cannot be ranked on accuracy; leave accuracy out of --objectives');
+    const msg = refusal(() => minimisationVectors([...points, { index: 7, metrics: { ...points[0].metrics, accuracy: null } }], ['accuracy'], 'runs/a'));
+    expect(msg).toBe('runs/a: point 7 has no finite accuracy (got null), so it cannot be ranked on accuracy; leave accuracy out of --objectives');
     expect(msg).not.toContain('\n');
   });
 });

@@ -81,15 +81,7 @@ export function measurementKey(quant: PointQuant, setup: MeasurementSetup): stri
   return createHash('sha256').update(what).digest('hex').slice(0, 16);
 }
 
-/** The interfaces measured.ts uses from the quantizers and the integer engine. */
-interface QuantModule {
-  quantizeWith(method: string, config: unknown, params: unknown, calib: unknown, options: { wbits: number; abits: number; seed: number; extra?: Record<string, unknown> }): unknown;
-}
-interface IntegerModule {
-  evaluateInteger(q: unknown, images: unknown, options?: unknown): { accuracy: number } | Promise<{ accuracy: number }>;
-}
-
-/** The real engine: quantizeWith (src/quant/methods) and evaluateInteger (src/integer/evaluate). */
+/** The real engine: quantizeWith (src/quant/methods) and evaluateInteger (src/integer/evaluate.ts). */
 async function integerEngine(quant: PointQuant, setup: MeasurementSetup): Promise<number> {
   const { QUANT_METHODS } = await import('../quant/spec.js');
   if (!(QUANT_METHODS as readonly string[]).includes(quant.method)) {
@@ -97,11 +89,8 @@ async function integerEngine(quant: PointQuant, setup: MeasurementSetup): Promis
   }
   const { loadCheckpoint, DATASET_KEY } = await import('../model/checkpoint.js');
   const { loadDataset } = await import('../model/datasets.js');
-  // Specifiers in variables: these modules are written in parallel and may not exist at type-check time.
-  const quantPath = '../quant/methods/index.js';
-  const integerPath = '../integer/evaluate.js';
-  const { quantizeWith } = (await import(quantPath)) as QuantModule;
-  const { evaluateInteger } = (await import(integerPath)) as IntegerModule;
+  const { quantizeWith } = await import('../quant/methods/index.js');
+  const { evaluateInteger } = await import('../integer/evaluate.js');
   const { config, params, metadata } = loadCheckpoint(setup.checkpoint);
   const dataset = (metadata[DATASET_KEY] ?? 'fashion-mnist') as 'fashion-mnist' | 'mnist';
   const calib = loadDataset(dataset, 'train', setup.calibration);
@@ -110,9 +99,11 @@ async function integerEngine(quant: PointQuant, setup: MeasurementSetup): Promis
     wbits: quant.wbits,
     abits: quant.abits,
     seed: setup.seed,
+    // Liu et al.'s method reads its budget from wbits/abits and allocates per-module widths.
     ...(quant.mixed ? { extra: { mixedPrecision: true } } : {}),
   });
-  const { accuracy } = await evaluateInteger(q, test);
-  // evaluateInteger reports a fraction, as `vitsim eval` does; the tables and constraints speak percent.
-  return 100 * accuracy;
+  const { predictions } = await evaluateInteger(q, test);
+  let correct = 0;
+  for (let i = 0; i < test.count; i++) if (predictions[i] === test.labels[i]) correct++;
+  return (100 * correct) / test.count;
 }

@@ -7,20 +7,11 @@
  */
 import { accumulate, OverflowCounter } from './accumulator.js';
 import type { BlockProgram, GeluKernel, IntegerProgram, LinearStage, ResidualAdd, SoftmaxKernel } from './compile.js';
-import { iGelu as iGeluImport, iSoftmaxRow as iSoftmaxRowImport } from './ibert.js';
-import { iLayerNormRow as iLayerNormRowImport, shiftGelu as shiftGeluImport, shiftmaxRow as shiftmaxRowImport } from './ivit.js';
+import { iGelu, iSoftmaxRow } from './ibert.js';
+import { iLayerNormRow, shiftGelu, shiftmaxRow } from './ivit.js';
 import { isTwin, quantizeRows, type OperandTally, type QuantizerUnit } from './quantizer-unit.js';
-import { requantizeAt as requantizeAtImport, requantizeSumAt as requantizeSumAtImport } from './requant.js';
+import { requantizeAt, requantizeSumAt } from './requant.js';
 import { combineTwin } from './twin.js';
-
-/** Per-element functions held in module constants (see quantizer-unit.ts: imported bindings are getters under tsx). */
-const requantizeAt = requantizeAtImport;
-const requantizeSumAt = requantizeSumAtImport;
-const shiftGelu = shiftGeluImport;
-const iGelu = iGeluImport;
-const shiftmaxRow = shiftmaxRowImport;
-const iSoftmaxRow = iSoftmaxRowImport;
-const iLayerNormRow = iLayerNormRowImport;
 
 /** Measured statistics per op: its A operand and, for Q·Kᵀ and P·V, its B operand. */
 export type OperandTallies = Map<string, { a: OperandTally; b?: OperandTally }>;

@@ -13,10 +13,7 @@
  * [2^12, 2^13) for erf), and the softmax divides with a reciprocal of 16 significant bits.
  */
 import { EXP_INPUT_BITS, normaliseRow, reciprocalBits } from './ivit.js';
-import { roundShift as roundShiftImport } from './requant.js';
-
-/** Held in a module constant: imported bindings are getters under tsx (see quantizer-unit.ts). */
-const roundShift = roundShiftImport;
+import { roundShift } from './requant.js';
 
 const EXP_A = 0.35815147;
 const EXP_B = 0.96963238 / EXP_A;

@@ -19,20 +19,11 @@
  */
 import type { ActQuant } from '../quant/spec.js';
 import { noiseAdderTable } from './noise-adder.js';
-import { dyadic, dyadicOf, dyadicTable, FAST_LIMIT as FAST_LIMIT_IMPORT, requantize as requantizeImport, requantizeAt as requantizeAtImport, type Dyadic, type DyadicTable } from './requant.js';
-import { thresholdCode as thresholdCodeImport, thresholdUnit, type ThresholdUnit } from './threshold-unit.js';
+import { dyadic, dyadicOf, dyadicTable, FAST_LIMIT, requantize, requantizeAt, type Dyadic, type DyadicTable } from './requant.js';
+import { thresholdCode, thresholdUnit, type ThresholdUnit } from './threshold-unit.js';
 import { OUT_FRACTION_BITS } from './ivit.js';
 import { softmaxSplit } from './twin.js';
 
-/**
- * Imported bindings used per element, held in module constants: run as TypeScript (tsx, tests,
- * benchmarks) every access to an imported binding goes through a getter, which cost a third of the
- * engine's time in these loops.
- */
-const FAST_LIMIT = FAST_LIMIT_IMPORT;
-const requantize = requantizeImport;
-const requantizeAt = requantizeAtImport;
-const thresholdCode = thresholdCodeImport;
 const INV_65536 = 2 ** -16;
 
 interface UnitCommon {

@@ -160,11 +160,13 @@ describe('liu2021 method', () => {
     expect(refusal(() => parseOptions(options(4, { allocation: 'greedy' })))).toMatch(/^liu2021 options: allocation must be one of nuclear, random, inverse, got "greedy"$/);
     expect(refusal(() => parseOptions(options(4, { ranknig: false })))).toMatch(/unknown option ranknig/);
     expect(refusal(() => parseOptions(options(4, { candidateBits: [1, 4] })))).toMatch(/candidateBits must be a non-empty list of integers in 2…16/);
+    expect(refusal(() => parseOptions(options(4, { rankingWeight: -1 })))).toBe('liu2021 options: rankingWeight must be a number ≥ 0, got -1');
   });
 
-  it('defaults candidate bits to wbits ± 2 within 2…8', () => {
+  it('defaults to the paper: candidate bits wbits ± 2 within 2…8, γ = 0.1, 100-point grids, 20 rounds', () => {
     expect(parseOptions(options(4)).candidateBits).toEqual([2, 3, 4, 5, 6]);
     expect(parseOptions(options(8)).candidateBits).toEqual([6, 7, 8]);
     expect(parseOptions(options(3)).candidateBits).toEqual([2, 3, 4, 5]);
+    expect(parseOptions({ wbits: 4, abits: 4, seed: 0 })).toMatchObject({ ranking: true, biasCorrection: true, mixedPrecision: false, rankingWeight: 0.1, candidates: 100, maxIterations: 20 });
   });
 });

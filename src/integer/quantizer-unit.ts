@@ -19,12 +19,13 @@
  */
 import type { ActQuant } from '../quant/spec.js';
 import { noiseAdderTable } from './noise-adder.js';
-import { dyadic, dyadicOf, dyadicTable, FAST_LIMIT, requantize, requantizeAt, type Dyadic, type DyadicTable } from './requant.js';
+import { dyadic, dyadicOf, dyadicTable, requantize, requantizeAt, requantizeExactAt, type Dyadic, type DyadicTable } from './requant.js';
 import { thresholdCode, thresholdUnit, type ThresholdUnit } from './threshold-unit.js';
 import { OUT_FRACTION_BITS } from './ivit.js';
 import { softmaxSplit } from './twin.js';
 
-const INV_65536 = 2 ** -16;
+/** requant.ts's float-shortcut margin (kept in step with it). */
+const MARGIN = 2 ** -20;
 
 interface UnitCommon {
   /** 1, or the token period of the rows (row r is token r % tokens). */
@@ -157,7 +158,7 @@ type Unit<K extends QuantizerUnit['kind']> = Extract<QuantizerUnit, { kind: K }>
 
 function uniformRows(unit: Unit<'uniform'>, z: Float64Array, rows: number, period: number, main: Int16Array, stride: number, offset: number): void {
   const { channels: ch, add, table, zeroPoint, lo, hi, operandOffset } = unit;
-  const { mh, ml, pow, inv } = table;
+  const { ratio } = table;
   for (let r = 0; r < rows; r++) {
     const base = unit.tokens === 1 ? 0 : ((r % period) % unit.tokens) * ch;
     const row = r * ch;
@@ -165,17 +166,13 @@ function uniformRows(unit: Unit<'uniform'>, z: Float64Array, rows: number, perio
     for (let c = 0; c < ch; c++) {
       const i = base + c;
       const v = add ? z[src + c] + add[i] : z[src + c];
-      const p = pow[i];
+      // requant.ts's float shortcut, inlined (the hottest loop of the engine); the exact split
+      // product only near a rounding boundary or for huge values.
+      const w = v * ratio[i] + 0.5;
       let code: number;
-      if (p >= 2 && v < FAST_LIMIT && v > -FAST_LIMIT) {
-        // requant.ts's split product, inlined: this is the hottest loop of the engine.
-        const q = inv[i];
-        const a = v * mh[i];
-        const ah = Math.floor(a * q);
-        code = ah + Math.floor((a - ah * p + Math.floor(v * ml[i] * INV_65536) + p * 0.5) * q) + zeroPoint;
-      } else {
-        code = requantizeAt(v, table, i) + zeroPoint;
-      }
+      const f = Math.floor(w);
+      if (w < 2 ** 30 && w > -(2 ** 30) && w - f > MARGIN && w - f < 1 - MARGIN) code = f + zeroPoint;
+      else code = requantizeExactAt(v, table, i) + zeroPoint;
       main[row + c] = (code < lo ? lo : code > hi ? hi : code) - operandOffset;
     }
   }

@@ -17,6 +17,11 @@
  * below 2^53, so the result is exactly the BigInt one (the tests compare the two). The same identity
  * holds for a sum of two products sharing e (the residual add), which is why `requantizeSum` exists.
  * Outside the fast path (|z| ≥ 2^37, e ≤ 16) the BigInt form runs.
+ *
+ * The tables the engine's loops use (`requantizeAt`, `requantizeSumAt`) first try one float multiply:
+ * with M = m·2^−e (exact as a double), v = fl(z·M + ½) is within 2^−22 of the true z·M + ½ whenever
+ * |v| < 2^30, so ⌊v⌋ is the exact result unless v lies within 2^−20 of an integer — and only then
+ * (about one call in 10^5) does the split product run. Same bits, a third of the work.
  */
 
 /** m·2^−e ≈ a real ratio, with the split form the fast path multiplies by. */
@@ -43,6 +48,11 @@ export const FAST_LIMIT = 2 ** 37;
 const SUM_LIMIT = 2 ** 36;
 
 const INV_65536 = 2 ** -16;
+
+/** The float shortcut: results below 2^30 carry < 2^−22 of rounding error, kept 2^−20 from an integer. */
+const FLOAT_LIMIT = 2 ** 30;
+const HALF_FLOAT_LIMIT = 2 ** 29;
+const MARGIN = 2 ** -20;
 
 /** The dyadic form of a finite real ratio: mantissa from frexp, rounded half up to 31 bits. */
 export function dyadic(ratio: number): Dyadic {
@@ -119,6 +129,8 @@ export interface DyadicTable {
   /** 2^(e − 16) and its inverse (multiplying by a power of two is exact, and faster than dividing). */
   pow: Float64Array;
   inv: Float64Array;
+  /** m·2^−e as a double (exact: m has 31 bits). */
+  ratio: Float64Array;
 }
 
 export function dyadicTable(ds: readonly Dyadic[]): DyadicTable {
@@ -129,6 +141,7 @@ export function dyadicTable(ds: readonly Dyadic[]): DyadicTable {
     ml: Float64Array.from(ds, (d) => d.ml),
     pow: Float64Array.from(ds, (d) => 2 ** (d.e - 16)),
     inv: Float64Array.from(ds, (d) => 2 ** (16 - d.e)),
+    ratio: Float64Array.from(ds, (d) => d.m * 2 ** -d.e),
   };
 }
 
@@ -137,6 +150,17 @@ export function tableEntry(t: DyadicTable, i: number): Dyadic {
 }
 
 export function requantizeAt(z: number, t: DyadicTable, i: number): number {
+  const v = z * t.ratio[i] + 0.5;
+  if (v < FLOAT_LIMIT && v > -FLOAT_LIMIT) {
+    const f = Math.floor(v);
+    const frac = v - f;
+    if (frac > MARGIN && frac < 1 - MARGIN) return f;
+  }
+  return requantizeExactAt(z, t, i);
+}
+
+/** requantizeAt without the float shortcut: the split product. */
+export function requantizeExactAt(z: number, t: DyadicTable, i: number): number {
   const pow = t.pow[i];
   if (pow >= 2 && z < FAST_LIMIT && z > -FAST_LIMIT) {
     const inv = t.inv[i];
@@ -189,6 +213,15 @@ function split(m: number, e: number): Dyadic {
 
 /** requantizeSum with both dyadics taken from tables at entry i (same shift by construction). */
 export function requantizeSumAt(z1: number, t1: DyadicTable, z2: number, t2: DyadicTable, i: number): number {
+  const p1 = z1 * t1.ratio[i];
+  const p2 = z2 * t2.ratio[i];
+  // Each product's rounding error is relative to the product, not to the sum: bound both.
+  if (p1 < HALF_FLOAT_LIMIT && p1 > -HALF_FLOAT_LIMIT && p2 < HALF_FLOAT_LIMIT && p2 > -HALF_FLOAT_LIMIT) {
+    const v = p1 + p2 + 0.5;
+    const f = Math.floor(v);
+    const frac = v - f;
+    if (frac > MARGIN && frac < 1 - MARGIN) return f;
+  }
   const pow = t1.pow[i];
   if (pow >= 2 && z1 < SUM_LIMIT && z1 > -SUM_LIMIT && z2 < SUM_LIMIT && z2 > -SUM_LIMIT) {
     const inv = t1.inv[i];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dyadic, dyadicCommon, dyadicTable, dyadicValue, requantize, requantizeAt, requantizeBig, requantizeSum, roundShiftBig } from '../../src/integer/requant.js';
+import { dyadic, dyadicCommon, dyadicTable, dyadicValue, requantize, requantizeAt, requantizeBig, requantizeSum, requantizeSumAt, roundShiftBig } from '../../src/integer/requant.js';
 
 const ratio = fc.double({ min: 1e-12, max: 1e4, noNaN: true }).chain((r) => fc.constantFrom(r, -r));
 
@@ -51,5 +51,36 @@ describe('dyadic requantization', () => {
     const d = dyadic(0.3);
     const z = 2 ** 45 + 12345;
     expect(requantize(z, d)).toBe(Number(roundShiftBig(BigInt(z) * BigInt(d.m), d.e)));
+  });
+
+  it('the float shortcut of the tables gives the exact result next to rounding boundaries too', () => {
+    fc.assert(
+      fc.property(ratio, fc.integer({ min: -30000, max: 30000 }), fc.integer({ min: -2, max: 2 }), (r, k, delta) => {
+        const d = dyadic(r);
+        const table = dyadicTable([d]);
+        // z right at, just below and just above the value whose product is the tie k + 1/2.
+        const z = Math.floor(((k + 0.5) * 2 ** d.e) / d.m) + delta;
+        if (!Number.isSafeInteger(z) || Math.abs(z) >= 2 ** 37) return;
+        expect(requantizeAt(z, table, 0)).toBe(requantizeBig(z, d));
+      }),
+      { numRuns: 3000 },
+    );
+    const half = dyadicTable([dyadic(0.5)]);
+    for (let z = -9; z <= 9; z++) expect(requantizeAt(z, half, 0)).toBe(Math.floor(z / 2 + 0.5));
+  });
+
+  it('the float shortcut of a sum of two products is exact next to rounding boundaries too', () => {
+    fc.assert(
+      fc.property(ratio, ratio, fc.integer({ min: -(2 ** 20), max: 2 ** 20 }), fc.integer({ min: -30000, max: 30000 }), fc.integer({ min: -2, max: 2 }), (r1, r2, z1, k, delta) => {
+        const [d1, d2] = dyadicCommon([r1, r2]);
+        if (d2.m === 0) return;
+        // z2 chosen so that the sum lands at or next to the tie k + 1/2.
+        const z2 = Math.floor(((k + 0.5) * 2 ** d1.e - z1 * d1.m) / d2.m) + delta;
+        if (!Number.isSafeInteger(z2) || Math.abs(z2) >= 2 ** 36) return;
+        const expected = Number(roundShiftBig(BigInt(z1) * BigInt(d1.m) + BigInt(z2) * BigInt(d2.m), d1.e));
+        expect(requantizeSumAt(z1, dyadicTable([d1]), z2, dyadicTable([d2]), 0)).toBe(expected);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -23,7 +23,8 @@
  *   mean Γ ≤ 1; the literal sums (4·17·136 pairs per image against one Γ) are rankingWeight ≈ 925;
  * - Γ includes the layer bias (the layer's output); P and post-GELU inputs get the same signed
  *   quantizer as everything else (Ψ of §5a has no unsigned variant);
- * - Ω of an MSA is measured on its attention map, post-softmax by default (`attentionMap`); both are
+ * - Ω of an MSA is measured on its attention map, post-softmax by default (`attentionMap`), or on
+ *   the pre-softmax scores, or on the post-softmax map after P·V's own quantizer; all three are
  *   recorded. The attention map depends only on qkv and qk, so pv and proj bits never enter Ω.
  *   Sizes count weights only (qk and pv have none); patch_embed and head stay at wbits/abits;
  * - allocation 'random' and 'inverse' are the control experiments: the same knapsack over the Ω rows
@@ -48,7 +49,7 @@ import type { QuantizedViT, UniformQuant, WeightQuant } from '../spec.js';
 import type { CalibrationSet, MethodOptions, QuantizeMethod } from './method.js';
 
 export type Allocation = 'nuclear' | 'random' | 'inverse';
-export type AttentionMap = 'post-softmax' | 'pre-softmax';
+export type AttentionMap = 'post-softmax' | 'pre-softmax' | 'quantized-post-softmax';
 
 /** The method's options (MethodOptions.extra), with their defaults. */
 export interface Liu2021Options {
@@ -94,6 +95,8 @@ export interface Liu2021Report {
     params: number;
     bits: number;
     omegaPostSoftmax?: number[];
+    /** Ω of the post-softmax map as P·V consumes it (after its `a` quantizer). */
+    omegaQuantizedPostSoftmax?: number[];
     omegaPreSoftmax?: number[];
     omegaFeature?: number[];
   }[];
@@ -235,7 +238,7 @@ export function parseOptions(options: MethodOptions): Liu2021Options {
     biasCorrection: flag('biasCorrection', true),
     candidateBits,
     allocation: oneOf('allocation', ['nuclear', 'random', 'inverse'] as const, 'nuclear'),
-    attentionMap: oneOf('attentionMap', ['post-softmax', 'pre-softmax'] as const, 'post-softmax'),
+    attentionMap: oneOf('attentionMap', ['post-softmax', 'pre-softmax', 'quantized-post-softmax'] as const, 'post-softmax'),
     maxIterations: count('maxIterations', 1, 20),
     candidates: count('candidates', 2, 100),
     rankingWeight: nonNegative('rankingWeight', RANKING_WEIGHT),
@@ -469,12 +472,13 @@ function allocateBits(
     const attn = msaSensitivity(capture, i, o.candidateBits.map((b) => [
       calibrations.get(key(pre + 'attn.qkv', b)) as LinearCalibration,
       calibrations.get(key(pre + 'attn.qk', b)) as MatmulCalibration,
+      calibrations.get(key(pre + 'attn.pv', b)) as MatmulCalibration,
     ]));
     modules.push({
       name: pre + 'attn', params: weightCount(linear(pre + 'attn.qkv')) + weightCount(linear(pre + 'attn.proj')), bits: 0,
-      omegaPostSoftmax: attn.post, omegaPreSoftmax: attn.pre,
+      omegaPostSoftmax: attn.post, omegaPreSoftmax: attn.pre, omegaQuantizedPostSoftmax: attn.quantizedPost,
     });
-    omega.push(o.attentionMap === 'post-softmax' ? attn.post : attn.pre);
+    omega.push(o.attentionMap === 'post-softmax' ? attn.post : o.attentionMap === 'pre-softmax' ? attn.pre : attn.quantizedPost);
     step(pre + 'attn sensitivity');
     const mlp = mlpSensitivity(capture, i, o.candidateBits.map((b) => [
       calibrations.get(key(pre + 'mlp.fc1', b)) as LinearCalibration,
@@ -519,10 +523,12 @@ function weightCount(cap: LinearCapture): number {
 
 /**
  * Ω of block i's MSA at each bit-width: qkv and the Q·Kᵀ operands quantized with that width's
- * calibration, on the float qkv input; per (image, head) ‖Y‖_*·‖Ŷ − Y‖²_F, averaged. Both the
- * pre-softmax scores and the post-softmax map are measured.
+ * calibration, on the float qkv input; per (image, head) ‖Y‖_*·‖Ŷ − Y‖²_F, averaged. Measured on the
+ * pre-softmax scores, the post-softmax map, and that map after P·V's quantizer of P.
  */
-function msaSensitivity(capture: FloatCapture, i: number, perBits: [LinearCalibration, MatmulCalibration][]): { post: number[]; pre: number[] } {
+function msaSensitivity(
+  capture: FloatCapture, i: number, perBits: [LinearCalibration, MatmulCalibration, MatmulCalibration][],
+): { post: number[]; pre: number[]; quantizedPost: number[] } {
   const { config } = capture;
   const qkv = capture.ops.get(`blocks.${i}.attn.qkv`) as LinearCapture;
   const qk = capture.ops.get(`blocks.${i}.attn.qk`) as MatmulCapture;
@@ -538,7 +544,8 @@ function msaSensitivity(capture: FloatCapture, i: number, perBits: [LinearCalibr
   const postNorms = norms(probs);
   const post: number[] = [];
   const pre: number[] = [];
-  for (const [qkvCal, qkCal] of perBits) {
+  const quantizedPost: number[] = [];
+  for (const [qkvCal, qkCal, pvCal] of perBits) {
     const x = fakeQuantArray(qkvCal.input, qkv.input.data, rows, d);
     const y = new Float32Array(rows * 3 * d);
     linearForward(x, dequantizeWeight(qkvCal.weight), qkvCal.bias, y, rows, d, 3 * d);
@@ -548,8 +555,9 @@ function msaSensitivity(capture: FloatCapture, i: number, perBits: [LinearCalibr
     pre.push(weightedError(scores, sHat, preNorms, t * t));
     softmaxRows(sHat, qk.output.rows, t);
     post.push(weightedError(probs, sHat, postNorms, t * t));
+    quantizedPost.push(weightedError(probs, fakeQuantArray(pvCal.a, sHat, qk.output.rows, t), postNorms, t * t));
   }
-  return { post, pre };
+  return { post, pre, quantizedPost };
 }
 
 /** Ω of block i's MLP at each bit-width: fc1 → GELU → fc2 quantized, on the float fc1 input; per image ‖Y‖_*·‖Ŷ − Y‖²_F. */

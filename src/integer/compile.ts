@@ -15,8 +15,8 @@
 import { headDim, mlpHidden, numPatches, numTokens, type Tensor, type ViTConfig } from '../model/config.js';
 import type { ActQuant, QuantizedViT, QuantLinear, QuantMatmul, UniformQuant, WeightQuant } from '../quant/spec.js';
 import { DEFAULT_ACC_BITS, MAX_ACC_BITS, type Accumulator, type OverflowMode } from './accumulator.js';
-import { iGeluConstants, iSoftmaxConstants, type IBertSoftmaxConstants, type IGeluConstants } from './ibert.js';
-import { layerNormStep, OUT_FRACTION_BITS, shiftGeluConstants, shiftmaxConstants, type GeluConstants, type SoftmaxConstants } from './ivit.js';
+import { iGelu, iGeluConstants, iSoftmaxConstants, type IBertSoftmaxConstants, type IGeluConstants } from './ibert.js';
+import { layerNormStep, OUT_FRACTION_BITS, shiftGelu, shiftGeluConstants, shiftmaxConstants, type GeluConstants, type SoftmaxConstants } from './ivit.js';
 import { compileUnit, type OperandMeaning, type QuantizerUnit } from './quantizer-unit.js';
 import { dyadic, dyadicCommon, dyadicTable, type DyadicTable } from './requant.js';
 
@@ -79,6 +79,11 @@ export interface BlockProgram {
   geluTokens: number;
   geluScale: number;
   gelu: GeluKernel;
+  /**
+   * The kernel's output for every 16-bit input, [2^16] indexed by input + 2^15: the GELU unit is a
+   * pure function of a 16-bit code, so the engine looks its results up (same bits, computed once).
+   */
+  geluTable: Float64Array;
   fc2: LinearStage;
   residual2: ResidualAdd;
 }
@@ -189,6 +194,10 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     const geluScale = geluInputScale(fc2Op.input);
     const geluInput = dyadicTable(Array.from(fc1.accScale, (s) => dyadic(s / geluScale)));
     const gelu: GeluKernel = nonlinear === 'ivit' ? { set: 'ivit', c: shiftGeluConstants(geluScale) } : { set: 'ibert', c: iGeluConstants(geluScale) };
+    const geluTable = Float64Array.from({ length: 2 ** GELU_INPUT_BITS }, (_, j) => {
+      const q = j - 2 ** (GELU_INPUT_BITS - 1);
+      return gelu.set === 'ivit' ? shiftGelu(q, gelu.c) : iGelu(q, gelu.c);
+    });
     const geluOutScale = gelu.set === 'ivit' ? geluScale * 2 ** -OUT_FRACTION_BITS : geluScale * gelu.c.outScale;
     const fc2In = compileUnit(fc2Op.input, () => geluOutScale, { channels: hidden, inTokens: 1, role: 'linear' }, b + 'mlp.fc2.input');
     const fc2 = linearStage(fc2Op, fc2In.meaning, fc2In.unit, t, weightStats);
@@ -197,7 +206,7 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     blocks.push({
       norm1: norm1.unit, qkv, q: qUnit.unit, k: kUnit.unit, v: vUnit.unit, softmax, p: pUnit.unit,
       ...(pUnit.meaning.twinShift === undefined ? {} : { pvShift: pUnit.meaning.twinShift }),
-      projInput: projIn.unit, proj, residual1, norm2: norm2.unit, fc1, geluInput, geluTokens: fc1.scaleRows, geluScale, gelu, fc2, residual2,
+      projInput: projIn.unit, proj, residual1, norm2: norm2.unit, fc1, geluInput, geluTokens: fc1.scaleRows, geluScale, gelu, geluTable, fc2, residual2,
     });
   }
 

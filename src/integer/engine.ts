@@ -6,9 +6,9 @@
  * the thread that ran it. Only the logits leave the integer domain: accumulator · its real scale.
  */
 import { accumulate, OverflowCounter } from './accumulator.js';
-import type { BlockProgram, GeluKernel, IntegerProgram, LinearStage, ResidualAdd, SoftmaxKernel } from './compile.js';
-import { iGelu, iSoftmaxRow } from './ibert.js';
-import { iLayerNormRow, shiftGelu, shiftmaxRow } from './ivit.js';
+import type { BlockProgram, IntegerProgram, LinearStage, ResidualAdd, SoftmaxKernel } from './compile.js';
+import { iSoftmaxRow } from './ibert.js';
+import { iLayerNormRow, shiftmaxRow } from './ivit.js';
 import { isTwin, quantizeRows, type OperandTally, type QuantizerUnit } from './quantizer-unit.js';
 import { requantizeAt, requantizeSumAt } from './requant.js';
 import { combineTwin } from './twin.js';
@@ -162,10 +162,11 @@ class Run {
     const fc1 = this.linear(blk.fc1, fc1In.main, fc1In.high, m);
     const hidden = blk.fc1.outs;
     const g = scratch64('gelu', m * hidden);
+    const table = blk.geluTable;
     for (let r = 0; r < m; r++) {
       const base = ((r % t) % blk.geluTokens) * hidden;
       const row = r * hidden;
-      for (let c = 0; c < hidden; c++) g[row + c] = gelu(blk.gelu, clamp16(requantizeAt(fc1[row + c], blk.geluInput, base + c)));
+      for (let c = 0; c < hidden; c++) g[row + c] = table[clamp16(requantizeAt(fc1[row + c], blk.geluInput, base + c)) + 32768];
     }
     const fc2In = this.quantize(blk.fc2.input, g, m, t, prefix + 'mlp.fc2');
     const fc2 = this.linear(blk.fc2, fc2In.main, fc2In.high, m);
@@ -242,10 +243,6 @@ function softmaxRows(kernel: SoftmaxKernel, scores: Float64Array, probs: Float64
     if (kernel.set === 'ivit') shiftmaxRow(scores, r * t, t, probs, r * t, kernel.c, scratch);
     else iSoftmaxRow(scores, r * t, t, probs, r * t, kernel.c, scratch);
   }
-}
-
-function gelu(kernel: GeluKernel, q: number): number {
-  return kernel.set === 'ivit' ? shiftGelu(q, kernel.c) : iGelu(q, kernel.c);
 }
 
 /** Head h of image b out of a [B·T, D] operand array into a contiguous [T, hd] one. */

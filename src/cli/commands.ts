@@ -5,8 +5,11 @@ import { costCommand } from './cost.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { gemmCommand } from './gemm.js';
+import { mergeCommand } from './merge.js';
+import { quantizeCommand } from './quantize.js';
 import { scalesimCommand } from './scalesim.js';
 import { simulateCommand } from './simulate.js';
+import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 import { traceCommand } from './trace.js';
 
@@ -14,11 +17,14 @@ export function withCommands(parser: Argv): Argv {
   return parser
     .command(demoCommand)
     .command(trainCommand)
+    .command(quantizeCommand)
     .command(evalCommand)
     .command(traceCommand)
     .command(archCommand)
     .command(gemmCommand)
     .command(scalesimCommand)
     .command(simulateCommand)
-    .command(costCommand);
+    .command(costCommand)
+    .command(sweepCommand)
+    .command(mergeCommand);
 }

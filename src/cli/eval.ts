@@ -14,6 +14,9 @@ import { DATASET_KEY, loadCheckpoint, parseConfigJson } from '../model/checkpoin
 import type { ViTConfig, ViTParams } from '../model/config.js';
 import { DATASET_NAMES, IMAGE_SIDE, loadDataset, NUM_CLASSES, type DatasetName, type ImageSet, type Split } from '../model/datasets.js';
 import { normaliseImages, vitForward } from '../model/vit.js';
+import { AccumulatorOverflow, DEFAULT_ACC_BITS, MAX_ACC_BITS, type OverflowMode } from '../integer/accumulator.js';
+import type { NonlinearSet } from '../integer/compile.js';
+import { evaluateInteger } from '../integer/evaluate.js';
 import { fakeQuantForward } from '../quant/fakequant.js';
 import { readQuantizedModel } from '../quant/qmodel-file.js';
 import type { QuantizedViT } from '../quant/spec.js';
@@ -32,6 +35,11 @@ export interface EvalArgs {
   logits?: string;
   quant?: string;
   engine?: Engine;
+  /** Integer engine only: worker threads, accumulator width, what an overflow does, integer nonlinears. */
+  workers?: number;
+  accBits?: number;
+  overflow?: OverflowMode;
+  nonlinear?: NonlinearSet;
 }
 
 /** What `--json` prints; `engine` and `quant` only when a quantized model was given. */
@@ -64,7 +72,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print {dataset, split, count, correct, accuracy} as JSON' })
       .option('logits', { type: 'string', describe: 'write index,label,pred,logit_0,… per image to this CSV file' })
       .option('quant', { type: 'string', describe: 'quantized-model file made by vitsim quantize from this checkpoint' })
-      .option('engine', { type: 'string', choices: ENGINES, describe: 'float model, fake-quant (float with quantize-dequantize) or the integer engine [default: fakequant with --quant, else float]' }),
+      .option('engine', { type: 'string', choices: ENGINES, describe: 'float model, fake-quant (float with quantize-dequantize) or the integer engine [default: fakequant with --quant, else float]' })
+      .option('workers', { type: 'number', default: 1, describe: 'integer engine: worker threads (the result does not depend on it)' })
+      .option('acc-bits', { type: 'number', default: DEFAULT_ACC_BITS, describe: `integer engine: accumulator width in bits (2 … ${MAX_ACC_BITS})` })
+      .option('overflow', { type: 'string', choices: ['saturate', 'error'] as const, default: 'saturate' as OverflowMode, describe: 'integer engine: an accumulator result outside its width saturates (and is counted) or stops the run' })
+      .option('nonlinear', { type: 'string', choices: ['ivit', 'ibert'] as const, default: 'ivit' as NonlinearSet, describe: 'integer engine: I-ViT shift-based or I-BERT polynomial softmax/GELU' }),
   handler: async (args) => {
     const report = await runEval(args);
     process.stdout.write(
@@ -94,7 +106,22 @@ export async function runEval(args: EvalArgs): Promise<EvalReport> {
   let preds: Uint16Array;
   let overflows: number | undefined;
   if (engine === 'integer') {
-    const result = await classifyInteger(quantized as QuantizedViT, set, args.batch, args.logits !== undefined);
+    checkCount('--workers', args.workers ?? 1, 1);
+    const accBits = args.accBits ?? DEFAULT_ACC_BITS;
+    if (!(Number.isInteger(accBits) && accBits >= 2 && accBits <= MAX_ACC_BITS)) {
+      throw new UserError(`vitsim eval: --acc-bits must be an integer from 2 to ${MAX_ACC_BITS}, got ${describe(accBits)}`);
+    }
+    const result = await evaluateInteger(quantized as QuantizedViT, set, {
+      batch: args.batch, logits: args.logits !== undefined, workers: args.workers, accBits, overflow: args.overflow, nonlinear: args.nonlinear,
+    }).catch((err: unknown) => {
+      // With --overflow error a result outside the accumulator is the answer the user asked for, not a bug
+      // (a worker reports it as a plain message, hence the test on the text too).
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof AccumulatorOverflow || /accumulator result .* does not fit \d+ bits/.test(message)) {
+        throw new UserError(`vitsim eval --overflow error: ${message.split('\n')[0]} (--acc-bits ${accBits})`);
+      }
+      throw err;
+    });
     ({ logits, overflows } = result);
     preds = Uint16Array.from(result.predictions);
   } else {
@@ -124,12 +151,6 @@ function checkSameModel(model: ViTConfig, quant: ViTConfig, modelFile: string, q
  * The bit-exact integer engine: src/integer/evaluate.ts's evaluateInteger(q, set, { batch, logits }),
  * which is being written; until it is wired here the engine is refused with one line.
  */
-async function classifyInteger(
-  _q: QuantizedViT, _set: ImageSet, _batch: number, _logits: boolean,
-): Promise<{ predictions: Uint8Array; logits?: Float32Array; overflows: number }> {
-  throw new UserError('vitsim eval: --engine integer needs the integer engine (src/integer/evaluate.ts), which this build does not have yet; use --engine fakequant');
-}
-
 /** [count, numClasses] logits of the fake-quantized model, a batch at a time, from raw pixels. */
 async function classifyFakeQuant(q: QuantizedViT, set: ImageSet, batch: number): Promise<Float32Array> {
   const imageSize = set.channels * set.height * set.width;

@@ -148,4 +148,37 @@ describe('vitsim eval --quant', () => {
     expect(mismatch.status).toBe(2);
     expect(mismatch.stderr).toBe(`${qmodel}: its config has embedDim 16, ${other} has 8; quantize this checkpoint with vitsim quantize\n`);
   });
+  it('runs the integer engine: the same predictions and logits with 1 and 2 workers, as the library gives them', async () => {
+    const { evaluateInteger } = await import('../../src/integer/evaluate.js');
+    const one = join(dir, 'int-1.csv');
+    const two = join(dir, 'int-2.csv');
+    const a = vitsim('eval', '--model', model, '--quant', qmodel, '--engine', 'integer', '--limit', '40', '--json', '--logits', one);
+    const b = vitsim('eval', '--model', model, '--quant', qmodel, '--engine', 'integer', '--limit', '40', '--json', '--workers', '2', '--logits', two);
+    expect(a.stderr).toBe('');
+    expect(a.status).toBe(0);
+    expect(b.status).toBe(0);
+    expect(readFileSync(two, 'utf8')).toBe(readFileSync(one, 'utf8'));
+    const report = JSON.parse(a.stdout);
+    expect(report).toMatchObject({ engine: 'integer', count: 40 });
+    expect(JSON.parse(b.stdout)).toEqual(report);
+    const direct = await evaluateInteger(quantized, loadDataset('fashion-mnist', 'test', 40), { logits: true });
+    const rows = readFileSync(one, 'utf8').trimEnd().split('\n').slice(1).map((row) => row.split(',').map(Number));
+    rows.forEach(([, , pred, ...logits], i) => {
+      expect(pred).toBe(direct.predictions[i]);
+      expect(logits).toEqual([...(direct.logits as Float32Array).subarray(10 * i, 10 * i + 10)]);
+    });
+    expect(report.overflows).toBe(direct.overflows);
+  });
+
+  it('stops with one line when --overflow error meets a result wider than --acc-bits, and refuses a bad width', () => {
+    const narrow = vitsim('eval', '--model', model, '--quant', qmodel, '--engine', 'integer', '--limit', '5', '--acc-bits', '6', '--overflow', 'error');
+    expect(narrow.status).toBe(2);
+    expect(narrow.stderr).toMatch(/^vitsim eval --overflow error: .*accumulator result -?\d+ does not fit 6 bits \(--acc-bits 6\)\n$/);
+    const saturated = vitsim('eval', '--model', model, '--quant', qmodel, '--engine', 'integer', '--limit', '5', '--acc-bits', '6', '--json');
+    expect(saturated.status).toBe(0);
+    expect(JSON.parse(saturated.stdout).overflows).toBeGreaterThan(0);
+    const bad = vitsim('eval', '--model', model, '--quant', qmodel, '--engine', 'integer', '--limit', '5', '--acc-bits', '99');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('vitsim eval: --acc-bits must be an integer from 2 to 53, got 99\n');
+  });
 });

@@ -246,30 +246,42 @@ function wideTile(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pair
  * added, so k needs no blocking for overflow. `step`: bytes per pair in the b panel.
  *
  * A dot a₀b₀ + a₁b₁ of i16 lies in [−2^31 + 2^16, 2^31]; only its top, 2^31 (all four at −32768),
- * leaves i32 and wraps to −2^31, a value no pair can produce otherwise. With `fixWrap` such lanes
- * get 2^32 added back after widening.
+ * leaves i32 and wraps to −2^31, a value no pair can produce otherwise. With `fixWrap` the kernel
+ * counts such dots per lane (two instructions per dot) and adds 2^32 per count at the end.
  */
 // @ts-ignore: decorator
 @inline
 function microWide(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pairs: i32, load: bool, fixWrap: bool): void {
   let c0 = i64x2.splat(0), c1 = i64x2.splat(0), c2 = i64x2.splat(0), c3 = i64x2.splat(0);
   let c4 = i64x2.splat(0), c5 = i64x2.splat(0), c6 = i64x2.splat(0), c7 = i64x2.splat(0);
+  let w0 = i32x4.splat(0), w1 = i32x4.splat(0), w2 = i32x4.splat(0), w3 = i32x4.splat(0);
+  const wrap = i32x4.splat(i32.MIN_VALUE);
   for (let p = 0; p < pairs; p++) {
     const b0 = v128.load(pb);
     let d = i32x4.dot_i16x8_s(v128.load32_splat(pa), b0);
-    c0 = addLow(c0, d, fixWrap);
-    c1 = addHigh(c1, d, fixWrap);
+    c0 = i64x2.add(c0, i64x2.extend_low_i32x4_s(d));
+    c1 = i64x2.add(c1, i64x2.extend_high_i32x4_s(d));
+    if (fixWrap) w0 = i32x4.sub(w0, i32x4.eq(d, wrap)); // eq is −1 where the dot wrapped
     d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 4), b0);
-    c2 = addLow(c2, d, fixWrap);
-    c3 = addHigh(c3, d, fixWrap);
+    c2 = i64x2.add(c2, i64x2.extend_low_i32x4_s(d));
+    c3 = i64x2.add(c3, i64x2.extend_high_i32x4_s(d));
+    if (fixWrap) w1 = i32x4.sub(w1, i32x4.eq(d, wrap));
     d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 8), b0);
-    c4 = addLow(c4, d, fixWrap);
-    c5 = addHigh(c5, d, fixWrap);
+    c4 = i64x2.add(c4, i64x2.extend_low_i32x4_s(d));
+    c5 = i64x2.add(c5, i64x2.extend_high_i32x4_s(d));
+    if (fixWrap) w2 = i32x4.sub(w2, i32x4.eq(d, wrap));
     d = i32x4.dot_i16x8_s(v128.load32_splat(pa, 12), b0);
-    c6 = addLow(c6, d, fixWrap);
-    c7 = addHigh(c7, d, fixWrap);
+    c6 = i64x2.add(c6, i64x2.extend_low_i32x4_s(d));
+    c7 = i64x2.add(c7, i64x2.extend_high_i32x4_s(d));
+    if (fixWrap) w3 = i32x4.sub(w3, i32x4.eq(d, wrap));
     pa += MR << 2;
     pb += step;
+  }
+  if (fixWrap) {
+    c0 = unwrap(c0, i64x2.extend_low_i32x4_s(w0)); c1 = unwrap(c1, i64x2.extend_high_i32x4_s(w0));
+    c2 = unwrap(c2, i64x2.extend_low_i32x4_s(w1)); c3 = unwrap(c3, i64x2.extend_high_i32x4_s(w1));
+    c4 = unwrap(c4, i64x2.extend_low_i32x4_s(w2)); c5 = unwrap(c5, i64x2.extend_high_i32x4_s(w2));
+    c6 = unwrap(c6, i64x2.extend_low_i32x4_s(w3)); c7 = unwrap(c7, i64x2.extend_high_i32x4_s(w3));
   }
   const r1 = pc + ldc;
   const r2 = r1 + ldc;
@@ -280,28 +292,11 @@ function microWide(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pai
   storeWide(r3, c6, load); storeWide(r3 + 16, c7, load);
 }
 
-/** acc (i64x2) += lanes 0, 1 of the dot d, sign-extended (and un-wrapped: see microWide). */
+/** acc + wraps·2^32: each wrapped dot was counted as −2^31 but is +2^31. */
 // @ts-ignore: decorator
 @inline
-function addLow(acc: v128, d: v128, fixWrap: bool): v128 {
-  acc = i64x2.add(acc, i64x2.extend_low_i32x4_s(d));
-  if (fixWrap) {
-    const wrapped = i32x4.eq(d, i32x4.splat(i32.MIN_VALUE)); // −1 where the dot was 2^31
-    acc = i64x2.sub(acc, i64x2.shl(i64x2.extend_low_i32x4_s(wrapped), 32));
-  }
-  return acc;
-}
-
-/** acc (i64x2) += lanes 2, 3 of the dot d, as addLow. */
-// @ts-ignore: decorator
-@inline
-function addHigh(acc: v128, d: v128, fixWrap: bool): v128 {
-  acc = i64x2.add(acc, i64x2.extend_high_i32x4_s(d));
-  if (fixWrap) {
-    const wrapped = i32x4.eq(d, i32x4.splat(i32.MIN_VALUE));
-    acc = i64x2.sub(acc, i64x2.shl(i64x2.extend_high_i32x4_s(wrapped), 32));
-  }
-  return acc;
+function unwrap(acc: v128, wraps: v128): v128 {
+  return i64x2.add(acc, i64x2.shl(wraps, 32));
 }
 
 /** Two i64 lanes → two f64 at out (exact: intGemm checked that |sums| < 2^53), stored or added. */

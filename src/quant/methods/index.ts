@@ -6,10 +6,16 @@ import { UserError, describe } from '../../config/errors.js';
 import type { ViTConfig, ViTParams } from '../../model/config.js';
 import { QUANT_METHODS, type QuantizedViT, type QuantMethod } from '../spec.js';
 import type { CalibrationSet, MethodOptions, QuantizeMethod } from './method.js';
+import { liu2021 } from './liu2021.js';
+import { noisyquant } from './noisyquant.js';
+import { ptq4vit } from './ptq4vit.js';
 import { quantizeUniform } from './uniform.js';
 
 export const QUANT_METHOD_FUNCTIONS: Partial<Record<QuantMethod, QuantizeMethod>> = {
   uniform: quantizeUniform,
+  ptq4vit,
+  noisyquant,
+  liu2021,
 };
 
 /** The methods that can run now, in spec.ts's order. */

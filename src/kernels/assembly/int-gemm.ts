@@ -247,7 +247,8 @@ function wideTile(pa: usize, pb: usize, step: usize, pc: usize, ldc: usize, pair
  *
  * A dot a₀b₀ + a₁b₁ of i16 lies in [−2^31 + 2^16, 2^31]; only its top, 2^31 (all four at −32768),
  * leaves i32 and wraps to −2^31, a value no pair can produce otherwise. With `fixWrap` the kernel
- * counts such dots per lane (two instructions per dot) and adds 2^32 per count at the end.
+ * counts such dots per lane (two instructions per dot; at most KC/2 per call, so the i32 count
+ * cannot overflow) and adds 2^32 per count at the end.
  */
 // @ts-ignore: decorator
 @inline

@@ -175,7 +175,7 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     const resMid = q.residual[2 * i + 1];
     const resOut = q.residual[2 * i + 2];
 
-    const norm1 = layerNormUnit(qkvOp.input, fp(b + 'norm1.weight'), fp(b + 'norm1.bias'), d, t, b + 'attn.qkv.input');
+    const norm1 = layerNormUnit(qkvOp.input, fp(b + 'norm1.weight'), fp(b + 'norm1.bias'), d, b + 'attn.qkv.input');
     const qkv = linearStage(qkvOp, norm1.meaning, norm1.unit, t, weightStats);
     const qkvScale = (tok: number, c: number): number => qkv.accScale[(tok % qkv.scaleRows) * qkv.outs + c];
     const qUnit = compileUnit(qk.a, (tok, c) => qkvScale(tok, c), { channels: d, inTokens: qkv.scaleRows, role: 'matmul' }, b + 'attn.qk.a');
@@ -189,7 +189,7 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     const proj = linearStage(projOp, projIn.meaning, projIn.unit, t, weightStats);
     const residual1 = residualAdd(resIn, resMid, proj);
 
-    const norm2 = layerNormUnit(fc1Op.input, fp(b + 'norm2.weight'), fp(b + 'norm2.bias'), d, t, b + 'mlp.fc1.input');
+    const norm2 = layerNormUnit(fc1Op.input, fp(b + 'norm2.weight'), fp(b + 'norm2.bias'), d, b + 'mlp.fc1.input');
     const fc1 = linearStage(fc1Op, norm2.meaning, norm2.unit, t, weightStats);
     const geluScale = geluInputScale(fc2Op.input);
     const geluInput = dyadicTable(Array.from(fc1.accScale, (s) => dyadic(s / geluScale)));
@@ -212,7 +212,7 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
 
   const headOp = linear('head');
   // The head sees class tokens only: a per-token scale applies its token-0 entry.
-  const norm = layerNormUnit(headOp.input, fp('norm.weight'), fp('norm.bias'), d, 1, 'head.input');
+  const norm = layerNormUnit(headOp.input, fp('norm.weight'), fp('norm.bias'), d, 'head.input');
   const head = linearStage(headOp, norm.meaning, norm.unit, 1, weightStats);
 
   return {
@@ -230,12 +230,11 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
  * would make that scale 0; it is held at ±2^−20 (no trained LayerNorm has one smaller).
  */
 function layerNormUnit(
-  q: ActQuant, gamma: Float32Array, beta: Float32Array, d: number, tokens: number, where: string,
+  q: ActQuant, gamma: Float32Array, beta: Float32Array, d: number, where: string,
 ): { unit: QuantizerUnit; meaning: OperandMeaning } {
   const step = layerNormStep(d);
   const scale = Float64Array.from(gamma, (g) => (Math.abs(g) < 2 ** -20 ? (g < 0 ? -1 : 1) * 2 ** -20 : g) * step);
-  const inTokens = q.kind === 'uniform' && q.scale.length > 1 ? Math.min(tokens, q.scale.length) : 1;
-  return compileUnit(q, (_t, c) => scale[c], { channels: d, inTokens, role: 'linear', extra: Float64Array.from(beta) }, where);
+  return compileUnit(q, (_t, c) => scale[c], { channels: d, inTokens: 1, role: 'linear', extra: Float64Array.from(beta) }, where);
 }
 
 function unitFor(q: ActQuant, scale: () => number, tokens: number, channels: number, role: 'linear' | 'matmul', where: string): { unit: QuantizerUnit; meaning: OperandMeaning } {

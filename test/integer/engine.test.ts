@@ -8,7 +8,8 @@ import { integerForward } from '../../src/integer/engine.js';
 import { evaluateInteger } from '../../src/integer/evaluate.js';
 import { IVIT_NONLINEARS } from '../../src/integer/nonlinear-float.js';
 import { fakeQuantLogits } from '../../src/quant/fakequant.js';
-import type { QuantizedViT } from '../../src/quant/spec.js';
+import { numTokens } from '../../src/model/config.js';
+import type { QuantizedViT, QuantLinear, UniformQuant } from '../../src/quant/spec.js';
 import { createRng } from '../../src/model/random.js';
 import { argmaxRows, testImages, uniformW8A8, variantModel } from './fixture.js';
 
@@ -75,6 +76,24 @@ describe('integer engine', () => {
     const q = variantModel(uniformW8A8());
     const { agree, overflows } = agreement(q, 100, false);
     expect(agree).toBeGreaterThanOrEqual(0.97);
+    expect(overflows).toBe(0);
+  });
+});
+
+describe('per-token scales', () => {
+  it('OFQ-style per-token input scales on qkv and fc1 run through per-token requantizers and biases, agreeing with fake-quant', () => {
+    const base = uniformW8A8();
+    const t = numTokens(base.config);
+    const ops = new Map(base.ops);
+    for (let i = 0; i < base.config.depth; i++) {
+      for (const name of [`blocks.${i}.attn.qkv`, `blocks.${i}.mlp.fc1`]) {
+        const op = ops.get(name) as QuantLinear;
+        const input = op.input as UniformQuant;
+        ops.set(name, { ...op, input: { ...input, scale: Float32Array.from({ length: t }, (_, k) => input.scale[0] * (1 + 0.2 * Math.sin(k))) } });
+      }
+    }
+    const { agree, overflows } = agreement({ ...base, ops }, 100, false);
+    expect(agree).toBeGreaterThanOrEqual(0.98);
     expect(overflows).toBe(0);
   });
 });

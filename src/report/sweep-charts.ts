@@ -50,7 +50,7 @@ export function latencyByLayerChart(sim: Simulation, trace: Trace, design: strin
       type: 'bar',
       data: { labels: layers, datasets: kinds.map((k) => ({ label: k, data: layers.map((l) => (byLayer.get(l)!.get(k) ?? 0) / unit.factor) })) },
       options: {
-        plugins: { title: { display: true, text: `Latency per layer by op kind (${design}, batch ${sim.batch})` } },
+        plugins: { title: { display: true, text: `Latency per layer by op kind, ${design}, batch ${sim.batch}` } },
         scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: unit.label } } },
       },
     },

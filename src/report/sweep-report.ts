@@ -27,6 +27,8 @@ export interface SweepReportOptions {
   /** Where the results came from (a sweep directory), for messages and the page. */
   source: string;
   title: string;
+  /** What the sweep was for, opening the page. */
+  description?: string;
   objectives: readonly Objective[];
   /** Hypervolume reference in natural units, one per objective; default: the front's nadir pushed 10% out. */
   reference?: readonly number[];
@@ -78,7 +80,7 @@ export async function writeSweepReport(results: readonly PointResult[], options:
   const detailed = chooseDetailed(points, front, frontVectors, options.point, source);
   const { arch, trace } = options.design(detailed.params);
   const sim = simulateTrace(arch, trace);
-  const design = `#${detailed.index} ${arch.name}`;
+  const design = designLabel(detailed.index, arch, trace);
   const specs: ChartSpec[] = [
     latencyByLayerChart(sim, trace, design),
     rooflineChart(roofline(arch, trace, sim), design),
@@ -132,6 +134,13 @@ function chooseDetailed(points: RankedPoint[], front: RankedPoint[], frontVector
     if (distance(v) < distance(frontVectors[best])) best = i;
   });
   return front[best];
+}
+
+/** `#34: 16×16 OS array, W4A4 (edge-16x16)`: what the detailed charts show, in their titles. */
+function designLabel(index: number, arch: Accelerator, trace: Trace): string {
+  const widths = new Set(trace.ops.flatMap((op) => (op.kind === 'gemm' ? [`W${op.weightBits}A${op.actBits}`] : [])));
+  const bits = widths.size === 1 ? [...widths][0] : 'mixed widths';
+  return `#${index}: ${arch.array.rows}×${arch.array.cols} ${arch.array.dataflow.toUpperCase()} array, ${bits} (${arch.name})`;
 }
 
 function writeTo(file: string, write: (file: string) => void): string {
@@ -190,14 +199,20 @@ function frontColumns(front: readonly RankedPoint[], paramNames: readonly string
 function summaryLines(report: SweepReport, options: SweepReportOptions, feasible: number, resimulatedCycles: number): string[] {
   const { points, front, hypervolume: hv, detailed } = report;
   const lines = [
+    ...(options.description ? [options.description] : []),
     `${points.length} design points from ${options.source}; ${feasible} meet every constraint; ${front.length} are on the Pareto front over ${options.objectives.map((o) => `${OBJECTIVE_INFO[o].label} (${OBJECTIVE_INFO[o].direction})`).join(', ')}.`,
   ];
-  if (hv) lines.push(`Hypervolume of the front: ${hv.value.toPrecision(6)} (${options.objectives.map((o) => (OBJECTIVE_INFO[o].unit ? OBJECTIVE_INFO[o].unit : '%')).join(' × ')}) against the reference (${hv.reference.map((r) => r.toPrecision(4)).join(', ')})${options.reference ? '' : ', the front\'s nadir pushed 10% out'}.`);
+  if (hv) lines.push(`Hypervolume of the front: ${sig(hv.value)} (${options.objectives.map((o) => (OBJECTIVE_INFO[o].unit ? OBJECTIVE_INFO[o].unit : '%')).join(' × ')}) against the reference (${hv.reference.map(sig).join(', ')})${options.reference ? '' : ', the front\'s nadir pushed 10% out'}.`);
   lines.push(`The design shown in detail is point #${detailed.index} (${describeParams(detailed.params)}): ${options.point !== undefined ? 'chosen with --point' : front.length > 0 ? "the front's knee, nearest the ideal point with each objective scaled to [0, 1] over the front" : 'no point is feasible, so the first'}.`);
   if (resimulatedCycles !== detailed.metrics.cycles) {
     lines.push(`Warning: re-simulating point #${detailed.index} gives ${resimulatedCycles} cycles, the results file says ${detailed.metrics.cycles}: the results come from another version of vitsim.`);
   }
   return lines;
+}
+
+/** Four significant digits, in exponent form outside [0.001, 10⁶). */
+function sig(x: number): string {
+  return x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e6) ? x.toExponential(3) : String(Number(x.toPrecision(4)));
 }
 
 export function describeParams(params: Record<string, ParamValue>): string {

@@ -5,6 +5,7 @@
  *
  * runs: ptq4vit      PTQ4ViT (paper defaults) and its uniform-everything cosine baseline
  *       ablation     the 2×2×2 table {hessian, cosine} × twinSoftmax × twinGelu
+ *       fisher       Hessian metric from labels sampled from the FP softmax (true Fisher), twins on and off
  *       noisyquant   NoisyQuant noise-only, shift-only, both, and neither (its linear baseline)
  *       uniform      Q1's uniform baselines (Base PTQ cosine on 32 images, output-MSE grid on --calib images)
  *       noisy-layers per-layer output MSE of qkv/proj/fc1/fc2: noise-only, shift-only, both, relative to neither
@@ -56,9 +57,11 @@ function report(what: Record<string, unknown>): void {
 }
 
 const started = Date.now();
-if (run === 'ptq4vit' || run === 'ablation') {
+if (run === 'ptq4vit' || run === 'ablation' || run === 'fisher') {
   const variants: Record<string, unknown>[] = run === 'ptq4vit'
     ? [{}, { metric: 'cosine', twinSoftmax: false, twinGelu: false }]
+    : run === 'fisher'
+    ? [{ gradientLabels: 'sampled' }, { gradientLabels: 'sampled', twinSoftmax: false, twinGelu: false }]
     : [true, false].flatMap((ts) => [true, false].flatMap((tg) => ['hessian', 'cosine'].map((metric) => ({ metric, twinSoftmax: ts, twinGelu: tg }))));
   for (const [wbits, abits] of bitPairs) {
     for (const extra of variants) {

@@ -167,14 +167,17 @@ describe('ptq4vit', () => {
     expect(g.kind === 'uniform' && g.signed).toBe(true);
   });
 
-  it('the same inputs give the same quantized model, bit for bit', () => {
+  it('the same inputs give the same quantized model, bit for bit; sampled-label gradients depend on the seed only', () => {
     expect(ptq4vit(tiny, model, calib, { wbits: 4, abits: 4, seed: 0 })).toEqual(q);
+    const sampled = (seed: number): unknown => ptq4vit(tiny, model, calib, { wbits: 4, abits: 4, seed, extra: { gradientLabels: 'sampled' } }).ops;
+    expect(sampled(3)).toEqual(sampled(3));
   });
 
   it('refuses bad options in one line naming the field', () => {
     const run = (extra: Record<string, unknown>, wbits = 4): string => refusal(() => ptq4vit(tiny, model, calib, { wbits, abits: 4, seed: 0, extra }));
     expect(run({ metric: 'kl' })).toMatch(/^ptq4vit: extra\.metric must be "hessian" or "cosine", got "kl"$/);
     expect(run({ twinSoftmax: 'yes' })).toMatch(/^ptq4vit: extra\.twinSoftmax must be true or false/);
+    expect(run({ gradientLabels: 'kl' })).toMatch(/^ptq4vit: extra\.gradientLabels must be "true" or "sampled", got "kl"$/);
     expect(run({ rounds: 0 })).toMatch(/^ptq4vit: extra\.rounds must be a positive integer/);
     expect(run({ sosOffset: true })).toMatch(/^ptq4vit: extra\.sosOffset must be one of/);
     expect(run({}, 1)).toMatch(/^ptq4vit: wbits must be an integer in 2…16/);

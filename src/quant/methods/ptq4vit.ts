@@ -21,6 +21,7 @@
 import { fieldError } from '../../config/errors.js';
 import { gemm } from '../../kernels/gemm.js';
 import type { ViTConfig, ViTParams } from '../../model/config.js';
+import { createRng } from '../../model/random.js';
 import {
   assembleQuantizedViT, captureFloat, linearOutput, matmulOutput, pixelQuant, residualQuantizers,
   type LinearCapture, type MatmulCapture, type OpDecision,
@@ -42,6 +43,12 @@ export interface Ptq4vitOptions {
   twinSoftmax: boolean;
   twinGelu: boolean;
   metric: 'hessian' | 'cosine';
+  /**
+   * Labels the Hessian metric's cross-entropy uses: the ground truth ('true', the paper's task loss) or
+   * one class per image drawn from the FP softmax with the method's seed ('sampled', a true-Fisher
+   * estimate whose gradients do not vanish on confidently right images).
+   */
+  gradientLabels: 'true' | 'sampled';
   calibImages: number;
   rounds: number;
   /** Grid Δ0·(alpha + i·(beta − alpha)/(points − 1)), i = 0 … points − 1. */
@@ -51,7 +58,7 @@ export interface Ptq4vitOptions {
 }
 
 export const PTQ4VIT_DEFAULTS: Ptq4vitOptions = {
-  twinSoftmax: true, twinGelu: true, metric: 'hessian', calibImages: 32, rounds: 3, points: 101, alpha: 0.01, beta: 1.2,
+  twinSoftmax: true, twinGelu: true, metric: 'hessian', gradientLabels: 'true', calibImages: 32, rounds: 3, points: 101, alpha: 0.01, beta: 1.2,
 };
 
 export function ptq4vit(config: ViTConfig, params: ViTParams, calib: CalibrationSet, options: MethodOptions): QuantizedViT {
@@ -60,7 +67,8 @@ export function ptq4vit(config: ViTConfig, params: ViTParams, calib: Calibration
   const count = Math.min(opts.calibImages, calib.count);
   const progress = options.progress;
   const capture = captureFloat(config, params, calib.pixels, count);
-  const grads = opts.metric === 'hessian' ? outputGradients(config, params, calib.pixels, calib.labels, count) : undefined;
+  const labels = opts.gradientLabels === 'true' ? calib.labels : sampleLabels(capture.logits, count, config.numClasses, options.seed);
+  const grads = opts.metric === 'hessian' ? outputGradients(config, params, calib.pixels, labels, count) : undefined;
 
   const decisions = new Map<string, OpDecision>();
   const names = [...capture.ops.keys()];
@@ -93,6 +101,9 @@ export function ptq4vitOptions(options: MethodOptions): Ptq4vitOptions {
     if (typeof opts[key] !== 'boolean') throw fieldError('ptq4vit', `extra.${key}`, 'true or false', opts[key]);
   }
   if (opts.metric !== 'hessian' && opts.metric !== 'cosine') throw fieldError('ptq4vit', 'extra.metric', '"hessian" or "cosine"', opts.metric);
+  if (opts.gradientLabels !== 'true' && opts.gradientLabels !== 'sampled') {
+    throw fieldError('ptq4vit', 'extra.gradientLabels', '"true" or "sampled"', opts.gradientLabels);
+  }
   for (const key of ['calibImages', 'rounds', 'points'] as const) {
     if (!Number.isInteger(opts[key]) || opts[key] < 1) throw fieldError('ptq4vit', `extra.${key}`, 'a positive integer', opts[key]);
   }
@@ -100,6 +111,23 @@ export function ptq4vitOptions(options: MethodOptions): Ptq4vitOptions {
     throw fieldError('ptq4vit', 'extra.alpha/beta', '0 < alpha < beta', [opts.alpha, opts.beta]);
   }
   return opts;
+}
+
+/** One class per image drawn from softmax(logits) [count, classes], seeded. */
+function sampleLabels(logits: Float32Array, count: number, classes: number, seed: number): Uint8Array {
+  const rng = createRng(seed);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const row = logits.subarray(i * classes, (i + 1) * classes);
+    const max = Math.max(...row);
+    let sum = 0;
+    for (const v of row) sum += Math.exp(v - max);
+    let u = rng.nextFloat() * sum;
+    let k = 0;
+    while (k < classes - 1 && (u -= Math.exp(row[k] - max)) >= 0) k++;
+    labels[i] = k;
+  }
+  return labels;
 }
 
 function checkBits(field: string, bits: number): void {

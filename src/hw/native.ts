@@ -163,7 +163,7 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   // The shortcut over row and column folds (tried only where it saves more than a failed try costs),
   // else over column folds only (the row folds' state may settle too late), else every tile.
   const shortcut = (rows: boolean): PlannedGemm | undefined => (options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle, rows));
-  const planned = (mapping.rowFolds >= 3 * SHORT_FOLDS ? shortcut(true) : undefined) ?? shortcut(false) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
+  const planned = (mapping.rowFolds >= 4 * SHORT_FOLDS ? shortcut(true) : undefined) ?? shortcut(false) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
   const { tiling, timing, sums } = planned;
   const counts = accessCounts(sums, mapping, gemm);
   const macs = gemmMacs(gemm);
@@ -238,11 +238,16 @@ function exhaustivePlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits
 }
 
 /**
- * Row folds per column fold and column folds of the shortened GEMM. A comparison needs folds i − 3 …
- * i + 2 to be middle ones for i and i + 1, so i runs from 4 to SHORT_FOLDS − 4; on the shipped presets
- * the state repeats from fold 4 or 5 on.
+ * Row folds per column fold and column folds of the shortened GEMM, and the window of folds a
+ * checkpoint's state covers: folds i − WINDOW_BACK … i + WINDOW_AHEAD − 1 around checkpoint i. Comparing
+ * i with i + 1 needs folds i − WINDOW_BACK … i + 2 to be middle ones (fold i + 2: the tiles that fold
+ * i + 1's transfers may prefetch), so i runs from WINDOW_BACK + 1 to SHORT_FOLDS − 4: folds 2 and 3. On
+ * the shipped presets the state repeats from fold 2 or 3 on. A wider window only makes the states
+ * longer and the repeat later: a value it leaves out is checked, not assumed (`valid` below).
  */
-const SHORT_FOLDS = 9;
+const SHORT_FOLDS = 7;
+const WINDOW_BACK = 1;
+const WINDOW_AHEAD = 2;
 
 /**
  * The same result as exhaustivePlan, from a GEMM shortened to SHORT_FOLDS row folds per column fold and
@@ -261,11 +266,12 @@ const SHORT_FOLDS = 9;
  * its length. The solver is a deterministic function of its state and the transfers still to come. At
  * a checkpoint (where the keys of row fold i of a column fold, or of column fold i, begin) solveStalls
  * records its state relative to the fold's start B_i plus the stall so far: the port's free time, the
- * stall after every resolved access from fold i−3 on (and the last one before), and the fill and drain
- * ends of the tiles first accessed in folds i−3 … i+1 (a fill end only until its tile's first access,
+ * stall after every resolved access from fold i−1 on (and the last one before), and the fill and drain
+ * ends of the tiles first accessed in folds i−1 … i+1 (a fill end only until its tile's first access,
  * its only reader). Every value used after the checkpoint is then in that state, or computed after it
  * (shifted along), or outside it (older, or a tile prefetched beyond the window); such a value only
- * enters a max(), and the checkpoint is rejected if one ever decides it (binds). One that does not bind still does not bind when everything after it moves later. So when the
+ * enters a max(), and the checkpoint is rejected if one ever decides it (binds). One that does not bind still does not bind when everything after it moves later. Both i and
+ * i + 1 must hold (after i + 1, the run continues from i + 1's state, not i's). So when the
  * states at i and i + 1 are equal, every further middle fold starts from the same relative state and
  * adds the same cyclesPerFold (or P) + Δstall cycles; the rest of the run is the shortened one, shifted.
  * Rows are inserted column fold by column fold (each insertion shifts the rest, whose states relative to
@@ -285,22 +291,26 @@ function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: 
   const queue = queueOrder(table);
   const fold = mapping.cyclesPerFold;
   const period = rowFolds * fold;
-  // Checkpoints at folds 4 … SHORT_FOLDS − 3 (the last three for comparing i with i + 1 only), of every column fold.
+  // Checkpoints at folds WINDOW_BACK + 1 … SHORT_FOLDS − 3 (the last for comparing i with i + 1 only), of every column fold.
   const checkpoints: Checkpoint[] = [];
-  const at = (start: number, length: number, i: number): Checkpoint => ({ at: start + i * length, floor: start + (i - 3) * length, end: start + (i + 2) * length });
+  const at = (start: number, length: number, i: number): Checkpoint => ({
+    at: start + i * length,
+    floor: start + (i - WINDOW_BACK) * length,
+    end: start + (i + WINDOW_AHEAD) * length,
+  });
   const colChecks: number[] = [];
   const rowChecks: number[][] = [];
   for (let c = 0; c < colFolds; c++) {
-    if (extraCols > 0 && c >= 4 && c <= SHORT_FOLDS - 3) colChecks[c] = checkpoints.push(at(0, period, c)) - 1;
+    if (extraCols > 0 && c > WINDOW_BACK && c <= SHORT_FOLDS - 3) colChecks[c] = checkpoints.push(at(0, period, c)) - 1;
     rowChecks[c] = [];
-    for (let r = 4; extraRows > 0 && r <= SHORT_FOLDS - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
+    for (let r = WINDOW_BACK + 1; extraRows > 0 && r <= SHORT_FOLDS - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
   }
   /** The first i whose state the one at i + 1 repeats: [i, Δstall]. */
   const repeat = (states: readonly CheckpointState[], ids: number[]): [number, number] | undefined => {
-    for (let i = 4; i < SHORT_FOLDS - 3; i++) {
+    for (let i = WINDOW_BACK + 1; i < SHORT_FOLDS - 3; i++) {
       const x = states[ids[i]];
       const y = states[ids[i + 1]];
-      if (x?.valid && x.state !== undefined && y?.state !== undefined && sameState(x.state, y.state)) return [i, y.stall - x.stall];
+      if (x?.valid && y?.valid && x.state !== undefined && y?.state !== undefined && sameState(x.state, y.state)) return [i, y.stall - x.stall];
     }
     return undefined;
   };

@@ -26,11 +26,21 @@ export async function writeChart(dir: string, name: string, config: ChartConfigu
   const datasets = config.data.datasets.map((d, i) => ({ backgroundColor: PALETTE[i % PALETTE.length], borderColor: PALETTE[i % PALETTE.length], ...d }));
   const still = { ...config, data: { ...config.data, datasets }, options: { ...config.options, animation: false, responsive: false } } as ChartConfiguration;
   const files: ChartFiles = { png: join(dir, `${name}.png`), svg: join(dir, `${name}.svg`), pdf: join(dir, `${name}.pdf`) };
-  const raster = new ChartJSNodeCanvas({ width: WIDTH, height: HEIGHT, backgroundColour: 'white' });
+  const { raster, svg, pdf } = renderers();
   writeFileSync(files.png, await raster.renderToBuffer(still, 'image/png'));
-  const svg = new ChartJSNodeCanvas({ width: WIDTH, height: HEIGHT, type: 'svg', backgroundColour: 'white' });
   writeFileSync(files.svg, svg.renderToBufferSync(still, 'image/svg+xml'));
-  const pdf = new ChartJSNodeCanvas({ width: WIDTH, height: HEIGHT, type: 'pdf', backgroundColour: 'white' });
   writeFileSync(files.pdf, pdf.renderToBufferSync(still, 'application/pdf'));
   return files;
+}
+
+let cached: { raster: ChartJSNodeCanvas; svg: ChartJSNodeCanvas; pdf: ChartJSNodeCanvas } | undefined;
+
+/** One renderer per format, made once: each loads its own chart.js, which costs more than drawing a chart. */
+function renderers(): { raster: ChartJSNodeCanvas; svg: ChartJSNodeCanvas; pdf: ChartJSNodeCanvas } {
+  cached ??= {
+    raster: new ChartJSNodeCanvas({ width: WIDTH, height: HEIGHT, backgroundColour: 'white' }),
+    svg: new ChartJSNodeCanvas({ width: WIDTH, height: HEIGHT, type: 'svg', backgroundColour: 'white' }),
+    pdf: new ChartJSNodeCanvas({ width: WIDTH, height: HEIGHT, type: 'pdf', backgroundColour: 'white' }),
+  };
+  return cached;
 }

@@ -419,7 +419,7 @@ export function planMemory(
       segments: [],
       firstAccessCycle: table.first[id],
       lastAccessCycle: table.last[id],
-      final: table.final[id],
+      final: table.final[id] === 1,
     });
   }
   const seg = table.segments;
@@ -433,43 +433,79 @@ export function planMemory(
 
 /**
  * The tiles of a plan as columns, entry `id` holding the fields of Tile `id` (buffer as its index in
- * BUFFERS). simulateGemm plans and solves on these directly: a GEMM has thousands of tiles on the
- * small arrays, and one object per tile and per segment was most of its time (garbage collection
- * included). `segments` holds [tile, fold, stepStart, stepEnd] per segment, in the order added (only
- * when asked for: the register-level array needs them, the timing does not).
+ * BUFFERS, final as 0/1). simulateGemm plans and solves on these directly: a GEMM has thousands of
+ * tiles on the small arrays, and one object per tile and per segment was most of its time (garbage
+ * collection included). The columns are typed arrays that double when full. `segments` holds [tile,
+ * fold, stepStart, stepEnd] per segment, in the order added (only when asked for: the register-level
+ * array needs them, the timing does not).
  */
-interface TileTable {
-  count: number;
-  buffer: number[];
-  prev: number[];
-  fillAfter: number[];
-  fillBytes: number[];
-  drainBytes: number[];
-  fillElements: number[];
-  drainElements: number[];
-  accesses: number[];
-  first: number[];
-  last: number[];
-  final: boolean[];
-  segments: number[];
-}
+class TileTable {
+  count = 0;
+  buffer: Uint8Array;
+  prev: Int32Array;
+  fillAfter: Int32Array;
+  fillBytes: Float64Array;
+  drainBytes: Float64Array;
+  fillElements: Float64Array;
+  drainElements: Float64Array;
+  accesses: Float64Array;
+  first: Float64Array;
+  last: Float64Array;
+  final: Uint8Array;
+  segments: number[] = [];
 
-function emptyTable(): TileTable {
-  return {
-    count: 0,
-    buffer: [],
-    prev: [],
-    fillAfter: [],
-    fillBytes: [],
-    drainBytes: [],
-    fillElements: [],
-    drainElements: [],
-    accesses: [],
-    first: [],
-    last: [],
-    final: [],
-    segments: [],
-  };
+  constructor(capacity: number) {
+    const n = Math.max(16, capacity);
+    this.buffer = new Uint8Array(n);
+    this.prev = new Int32Array(n);
+    this.fillAfter = new Int32Array(n);
+    this.fillBytes = new Float64Array(n);
+    this.drainBytes = new Float64Array(n);
+    this.fillElements = new Float64Array(n);
+    this.drainElements = new Float64Array(n);
+    this.accesses = new Float64Array(n);
+    this.first = new Float64Array(n);
+    this.last = new Float64Array(n);
+    this.final = new Uint8Array(n);
+  }
+
+  /** A new tile of buffer `b` with no accesses yet (first +∞, last −∞) and no neighbours; returns its id. */
+  add(b: number, fillElements: number, fillBytes: number, drainElements: number, drainBytes: number, final: boolean): number {
+    if (this.count === this.buffer.length) this.grow();
+    const id = this.count++;
+    this.buffer[id] = b;
+    this.prev[id] = -1;
+    this.fillAfter[id] = -1;
+    this.fillBytes[id] = fillBytes;
+    this.drainBytes[id] = drainBytes;
+    this.fillElements[id] = fillElements;
+    this.drainElements[id] = drainElements;
+    this.accesses[id] = 0;
+    this.first[id] = Infinity;
+    this.last[id] = -Infinity;
+    this.final[id] = final ? 1 : 0;
+    return id;
+  }
+
+  private grow(): void {
+    const n = 2 * this.buffer.length;
+    const wider = <T extends Uint8Array | Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
+      const b = new make(n);
+      b.set(a);
+      return b;
+    };
+    this.buffer = wider(this.buffer, Uint8Array);
+    this.prev = wider(this.prev, Int32Array);
+    this.fillAfter = wider(this.fillAfter, Int32Array);
+    this.fillBytes = wider(this.fillBytes, Float64Array);
+    this.drainBytes = wider(this.drainBytes, Float64Array);
+    this.fillElements = wider(this.fillElements, Float64Array);
+    this.drainElements = wider(this.drainElements, Float64Array);
+    this.accesses = wider(this.accesses, Float64Array);
+    this.first = wider(this.first, Float64Array);
+    this.last = wider(this.last, Float64Array);
+    this.final = wider(this.final, Uint8Array);
+  }
 }
 
 /** planMemory's rules, writing the tiles into a TileTable. */
@@ -533,7 +569,8 @@ function planTiles(
     return buffer === stationary ? fold : fr;
   };
 
-  const table = emptyTable();
+  // About one tile per fold and buffer (more when chunked: the table grows).
+  const table = new TileTable(3 * folds + 8);
   const tiling = {} as Record<BufferName, Tiling>;
   const bytes = (elements: number, width: number): number => Math.ceil((elements * width) / 8);
 
@@ -541,20 +578,8 @@ function planTiles(
     const buffer = BUFFERS[b];
     const offset = table.count;
     /** A new tile with no accesses yet; returns its id. */
-    const add = (fillElements: number, fillBytes: number, drainElements: number, drainBytes: number, final: boolean): number => {
-      table.buffer.push(b);
-      table.prev.push(-1);
-      table.fillAfter.push(-1);
-      table.fillBytes.push(fillBytes);
-      table.drainBytes.push(drainBytes);
-      table.fillElements.push(fillElements);
-      table.drainElements.push(drainElements);
-      table.accesses.push(0);
-      table.first.push(Infinity);
-      table.last.push(-Infinity);
-      table.final.push(final);
-      return table.count++;
-    };
+    const add = (fillElements: number, fillBytes: number, drainElements: number, drainBytes: number, final: boolean): number =>
+      table.add(b, fillElements, fillBytes, drainElements, drainBytes, final);
     // Steps [stepStart, stepEnd) of `fold` join tile `id`. Offsets are monotonic in the step
     // (increasing, or decreasing for a stationary preload), so the ends give the extent.
     const access = (id: number, fold: number, s: FoldStream, stepStart: number, stepEnd: number): void => {
@@ -707,20 +732,14 @@ export function memoryStallCycles(
   computeCycles: number,
   bytesPerCycle: number,
 ): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number } {
-  const table = emptyTable();
+  const table = new TileTable(plan.tiles.length);
   for (const t of plan.tiles) {
-    table.buffer.push(BUFFERS.indexOf(t.buffer));
-    table.prev.push(t.prev);
-    table.fillAfter.push(t.fillAfter);
-    table.fillBytes.push(t.fillBytes);
-    table.drainBytes.push(t.drainBytes);
-    table.fillElements.push(t.fillElements);
-    table.drainElements.push(t.drainElements);
-    table.accesses.push(t.accesses);
-    table.first.push(t.firstAccessCycle);
-    table.last.push(t.lastAccessCycle);
-    table.final.push(t.final);
-    table.count++;
+    const id = table.add(BUFFERS.indexOf(t.buffer), t.fillElements, t.fillBytes, t.drainElements, t.drainBytes, t.final);
+    table.prev[id] = t.prev;
+    table.fillAfter[id] = t.fillAfter;
+    table.accesses[id] = t.accesses;
+    table.first[id] = t.firstAccessCycle;
+    table.last[id] = t.lastAccessCycle;
   }
   const queue = Int32Array.from(plan.transfers, (x) => 2 * x.tile + (x.kind === 'drain' ? 1 : 0));
   const queueBytes = Float64Array.from(plan.transfers, (x) => x.bytes);

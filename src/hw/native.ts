@@ -441,37 +441,26 @@ export function planMemory(
  */
 class TileTable {
   count = 0;
-  buffer: Uint8Array;
-  prev: Int32Array;
-  fillAfter: Int32Array;
-  fillBytes: Float64Array;
-  drainBytes: Float64Array;
-  fillElements: Float64Array;
-  drainElements: Float64Array;
-  accesses: Float64Array;
-  first: Float64Array;
-  last: Float64Array;
-  final: Uint8Array;
+  fillBytes!: Float64Array;
+  drainBytes!: Float64Array;
+  fillElements!: Float64Array;
+  drainElements!: Float64Array;
+  accesses!: Float64Array;
+  first!: Float64Array;
+  last!: Float64Array;
+  prev!: Int32Array;
+  fillAfter!: Int32Array;
+  buffer!: Uint8Array;
+  final!: Uint8Array;
   segments: number[] = [];
 
   constructor(capacity: number) {
-    const n = Math.max(16, capacity);
-    this.buffer = new Uint8Array(n);
-    this.prev = new Int32Array(n);
-    this.fillAfter = new Int32Array(n);
-    this.fillBytes = new Float64Array(n);
-    this.drainBytes = new Float64Array(n);
-    this.fillElements = new Float64Array(n);
-    this.drainElements = new Float64Array(n);
-    this.accesses = new Float64Array(n);
-    this.first = new Float64Array(n);
-    this.last = new Float64Array(n);
-    this.final = new Uint8Array(n);
+    this.allocate(Math.max(16, capacity));
   }
 
   /** A new tile of buffer `b` with no accesses yet (first +∞, last −∞) and no neighbours; returns its id. */
   add(b: number, fillElements: number, fillBytes: number, drainElements: number, drainBytes: number, final: boolean): number {
-    if (this.count === this.buffer.length) this.grow();
+    if (this.count === this.buffer.length) this.allocate(2 * this.buffer.length);
     const id = this.count++;
     this.buffer[id] = b;
     this.prev[id] = -1;
@@ -487,24 +476,31 @@ class TileTable {
     return id;
   }
 
-  private grow(): void {
-    const n = 2 * this.buffer.length;
-    const wider = <T extends Uint8Array | Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
-      const b = new make(n);
-      b.set(a);
-      return b;
+  /**
+   * Columns for `capacity` tiles, keeping the first `count`. They are views into one ArrayBuffer (7
+   * float columns, then 2 int32, then 2 bytes): one allocation instead of eleven, which is most of
+   * what a small table costs.
+   */
+  private allocate(capacity: number): void {
+    const memory = new ArrayBuffer(capacity * (7 * 8 + 2 * 4 + 2));
+    let offset = 0;
+    const column = <T extends Float64Array | Int32Array | Uint8Array>(make: new (b: ArrayBuffer, offset: number, length: number) => T, old: T | undefined): T => {
+      const view = new make(memory, offset, capacity);
+      offset += capacity * make.prototype.BYTES_PER_ELEMENT;
+      if (old !== undefined) view.set(old.subarray(0, this.count));
+      return view;
     };
-    this.buffer = wider(this.buffer, Uint8Array);
-    this.prev = wider(this.prev, Int32Array);
-    this.fillAfter = wider(this.fillAfter, Int32Array);
-    this.fillBytes = wider(this.fillBytes, Float64Array);
-    this.drainBytes = wider(this.drainBytes, Float64Array);
-    this.fillElements = wider(this.fillElements, Float64Array);
-    this.drainElements = wider(this.drainElements, Float64Array);
-    this.accesses = wider(this.accesses, Float64Array);
-    this.first = wider(this.first, Float64Array);
-    this.last = wider(this.last, Float64Array);
-    this.final = wider(this.final, Uint8Array);
+    this.fillBytes = column(Float64Array, this.fillBytes);
+    this.drainBytes = column(Float64Array, this.drainBytes);
+    this.fillElements = column(Float64Array, this.fillElements);
+    this.drainElements = column(Float64Array, this.drainElements);
+    this.accesses = column(Float64Array, this.accesses);
+    this.first = column(Float64Array, this.first);
+    this.last = column(Float64Array, this.last);
+    this.prev = column(Int32Array, this.prev);
+    this.fillAfter = column(Int32Array, this.fillAfter);
+    this.buffer = column(Uint8Array, this.buffer);
+    this.final = column(Uint8Array, this.final);
   }
 }
 
@@ -741,8 +737,12 @@ export function memoryStallCycles(
     table.first[id] = t.firstAccessCycle;
     table.last[id] = t.lastAccessCycle;
   }
-  const queue = Int32Array.from(plan.transfers, (x) => 2 * x.tile + (x.kind === 'drain' ? 1 : 0));
-  const queueBytes = Float64Array.from(plan.transfers, (x) => x.bytes);
+  const queue = new Int32Array(plan.transfers.length);
+  const queueBytes = new Float64Array(plan.transfers.length);
+  plan.transfers.forEach((x, q) => {
+    queue[q] = 2 * x.tile + (x.kind === 'drain' ? 1 : 0);
+    queueBytes[q] = x.bytes;
+  });
   const { totalCycles, initialFillCycles, finalDrainCycles } = solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle)!;
   return { totalCycles, initialFillCycles, finalDrainCycles };
 }
@@ -769,18 +769,20 @@ function solveStalls(
   keepGoing: (states: readonly CheckpointState[]) => boolean = () => true,
 ): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number; checkpoints?: CheckpointState[] } | undefined {
   const n = table.count;
-  const fillEnd = new Float64Array(n).fill(NaN);
-  const drainEnd = new Float64Array(n).fill(NaN);
+  // Six columns of n entries in one allocation (see TileTable.allocate).
+  const memory = new ArrayBuffer(n * (4 * 8 + 2 * 4));
+  const fillEnd = new Float64Array(memory, 0, n).fill(NaN);
+  const drainEnd = new Float64Array(memory, 8 * n, n).fill(NaN);
   const needs = byFirstAccess(table);
-  const needCycle = new Float64Array(n);
-  const stallAfter = new Float64Array(n);
+  const needCycle = new Float64Array(memory, 16 * n, n);
+  const stallAfter = new Float64Array(memory, 24 * n, n);
   let resolved = 0;
   let stall = 0;
   // For checkpoints: `states.length` of them are recorded; a fill or drain end computed after k of them
   // (fillEpoch, drainEpoch) is in the state of, or shifted along with, the first k.
   const states: CheckpointState[] = [];
-  const fillEpoch = new Int32Array(n);
-  const drainEpoch = new Int32Array(n);
+  const fillEpoch = new Int32Array(memory, 32 * n, n);
+  const drainEpoch = new Int32Array(memory, 36 * n, n);
   // Where the value actual() or release() last returned comes from: a time of the array at stall-free
   // cycle `origin` (since < 0; in a checkpoint's state from its floor on), or the fill or drain end of the
   // tile first accessed at `origin`, computed after `since` checkpoints (in the state of the ones before

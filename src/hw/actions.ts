@@ -46,58 +46,65 @@ export function noActions(): Actions {
 /** The sum of several ops' actions, entries of the same kind and widths merged (MACs keep their zero fraction as a weighted mean). */
 export function sumActions(list: readonly Actions[]): Actions {
   const out = noActions();
-  const macs = new Map<string, MacActions & { zeros: number; measured: boolean }>();
-  const sram = new Map<string, SramActions>();
-  const comparisons = new Map<number, { bits: number; count: number }>();
-  const noise = new Map<number, { bits: number; additions: number; tableReads: number }>();
-  const vector = new Map<string, { kind: LaneOp; bits: number; count: number }>();
-  const shifts = new Map<number, { bits: number; count: number }>();
+  const macs = new Merged<MacActions & { zeros: number; measured: boolean }>();
+  const sram = new Merged<SramActions>();
+  const comparisons = new Merged<{ bits: number; count: number }>();
+  const noise = new Merged<{ bits: number; additions: number; tableReads: number }>();
+  const vector = new Merged<{ kind: LaneOp; bits: number; count: number }>();
+  const shifts = new Merged<{ bits: number; count: number }>();
   for (const a of list) {
     for (const m of a.macs) {
-      const key = `${m.actBits},${m.weightBits},${m.accBits}`;
-      const into = macs.get(key) ?? { actBits: m.actBits, weightBits: m.weightBits, accBits: m.accBits, count: 0, zeros: 0, measured: false };
+      const into = macs.entry(m.actBits, m.weightBits, m.accBits, () => ({ actBits: m.actBits, weightBits: m.weightBits, accBits: m.accBits, count: 0, zeros: 0, measured: false }));
       into.count += m.count;
       into.zeros += m.count * (m.zeroOperandFraction ?? 0);
       into.measured ||= m.zeroOperandFraction !== undefined;
-      macs.set(key, into);
     }
     for (const s of a.sram) {
-      const key = `${s.buffer},${s.wordBits}`;
-      const into = sram.get(key) ?? { buffer: s.buffer, wordBits: s.wordBits, reads: 0, writes: 0 };
+      const into = sram.entry(s.buffer, s.wordBits, 0, () => ({ buffer: s.buffer, wordBits: s.wordBits, reads: 0, writes: 0 }));
       into.reads += s.reads;
       into.writes += s.writes;
-      sram.set(key, into);
     }
     out.dram.readBytes += a.dram.readBytes;
     out.dram.writeBytes += a.dram.writeBytes;
-    for (const c of a.comparisons) {
-      const into = comparisons.get(c.bits) ?? { bits: c.bits, count: 0 };
-      into.count += c.count;
-      comparisons.set(c.bits, into);
-    }
+    for (const c of a.comparisons) comparisons.entry(c.bits, 0, 0, () => ({ bits: c.bits, count: 0 })).count += c.count;
     for (const n of a.noise) {
-      const into = noise.get(n.bits) ?? { bits: n.bits, additions: 0, tableReads: 0 };
+      const into = noise.entry(n.bits, 0, 0, () => ({ bits: n.bits, additions: 0, tableReads: 0 }));
       into.additions += n.additions;
       into.tableReads += n.tableReads;
-      noise.set(n.bits, into);
     }
-    for (const v of a.vector) {
-      const key = `${v.kind},${v.bits}`;
-      const into = vector.get(key) ?? { kind: v.kind, bits: v.bits, count: 0 };
-      into.count += v.count;
-      vector.set(key, into);
-    }
-    for (const t of a.twinShifts) {
-      const into = shifts.get(t.bits) ?? { bits: t.bits, count: 0 };
-      into.count += t.count;
-      shifts.set(t.bits, into);
-    }
+    for (const v of a.vector) vector.entry(v.kind, v.bits, 0, () => ({ kind: v.kind, bits: v.bits, count: 0 })).count += v.count;
+    for (const t of a.twinShifts) shifts.entry(t.bits, 0, 0, () => ({ bits: t.bits, count: 0 })).count += t.count;
   }
-  out.macs = [...macs.values()].map(({ zeros, measured, ...m }) => (measured ? { ...m, zeroOperandFraction: zeros / m.count } : m));
-  out.sram = [...sram.values()];
-  out.comparisons = [...comparisons.values()];
-  out.noise = [...noise.values()];
-  out.vector = [...vector.values()];
-  out.twinShifts = [...shifts.values()];
+  out.macs = macs.entries.map(({ zeros, measured, ...m }) => (measured ? { ...m, zeroOperandFraction: zeros / m.count } : m));
+  out.sram = sram.entries;
+  out.comparisons = comparisons.entries;
+  out.noise = noise.entries;
+  out.vector = vector.entries;
+  out.twinShifts = shifts.entries;
   return out;
+}
+
+/**
+ * Entries merged by up to three keys, in the order first seen. Nested Maps instead of one Map keyed
+ * by a joined string: summing a trace's actions looks up a thousand entries, and formatting the
+ * widths into key strings was most of that time.
+ */
+class Merged<T> {
+  readonly entries: T[] = [];
+  private readonly index = new Map<string | number, Map<number, Map<number, T>>>();
+
+  /** The entry for (a, b, c), made by `make` the first time. */
+  entry(a: string | number, b: number, c: number, make: () => T): T {
+    let byB = this.index.get(a);
+    if (byB === undefined) this.index.set(a, (byB = new Map()));
+    let byC = byB.get(b);
+    if (byC === undefined) byB.set(b, (byC = new Map()));
+    let into = byC.get(c);
+    if (into === undefined) {
+      into = make();
+      byC.set(c, into);
+      this.entries.push(into);
+    }
+    return into;
+  }
 }

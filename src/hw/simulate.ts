@@ -90,7 +90,7 @@ export interface Simulation {
 /** Simulates one inference of `trace` on `arch`. Pure; identical GEMMs are simulated once per call. */
 export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
   const memo = new Map<string, GemmOnArray>();
-  const arrayCycles = new Float64Array(trace.ops.length);
+  const arrayCycles: number[] = new Array<number>(trace.ops.length).fill(0);
   const ops = trace.ops.map((op, i) => (op.kind === 'gemm' ? gemmOp(arch, op, i, trace.ops[i + 1], memo, arrayCycles) : vectorOp(arch, op, i)));
   const hidden = hiddenCycles(arch, trace.ops, ops, arrayCycles);
   ops.forEach((o, i) => {
@@ -126,7 +126,7 @@ export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
  * A GEMM op's result before overlap is decided (cycles and hiddenCycles 0); its array cycles go to
  * `arrayCycles[index]`.
  */
-function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, GemmOnArray>, arrayCycles: Float64Array): OpResult {
+function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, GemmOnArray>, arrayCycles: number[]): OpResult {
   const where = `ops[${index}] (${op.name})`;
   const mode = precisionMode(arch.pe, op.actBits, op.weightBits);
   const k = reductionSteps(mode, op.k);
@@ -275,7 +275,7 @@ function vectorOp(arch: Accelerator, op: VectorOp, index: number): OpResult {
  * requantiser — fills that GEMM's array cycles first come, first hidden; vector ops after the last
  * GEMM have nothing to hide under.
  */
-function hiddenCycles(arch: Accelerator, ops: readonly Op[], busy: readonly OpResult[], arrayCycles: Float64Array): number[] {
+function hiddenCycles(arch: Accelerator, ops: readonly Op[], busy: readonly OpResult[], arrayCycles: readonly number[]): number[] {
   const hidden = new Array<number>(ops.length).fill(0);
   if (arch.overlap === 'serial') return hidden;
   let pending: number[] = [];

@@ -679,32 +679,39 @@ function planTiles(
  */
 function queueOrder(table: TileTable): Int32Array {
   const n = table.count;
-  const fillKeys = new Float64Array(n);
-  for (let id = 0; id < n; id++) fillKeys[id] = fillKey(table, id);
-  const keyOf = (x: number): number => (x & 1 ? table.last[x >> 1] : fillKeys[x >> 1]);
-  const before = (x: number, y: number): number =>
-    keyOf(x) - keyOf(y) || (1 - (x & 1)) - (1 - (y & 1)) || table.first[x >> 1] - table.first[y >> 1] || (x >> 1) - (y >> 1);
-  const lists: number[][] = [];
-  for (let b = 0; b < BUFFERS.length; b++) {
-    const fills: number[] = [];
-    const drains: number[] = [];
-    for (let id = 0; id < n; id++) {
-      if (table.buffer[id] !== b) continue;
-      if (table.fillBytes[id] > 0) fills.push(2 * id);
-      if (table.drainBytes[id] > 0) drains.push(2 * id + 1);
-    }
-    lists.push(fills, drains);
+  // The key of every possible transfer x = 2·tile + (1 for a drain), and the six lists one after
+  // another in `lists` (list l at [starts[l], starts[l + 1])), in one allocation.
+  const memory = new ArrayBuffer(2 * n * (8 + 4));
+  const key = new Float64Array(memory, 0, 2 * n);
+  for (let id = 0; id < n; id++) {
+    key[2 * id] = fillKey(table, id);
+    key[2 * id + 1] = table.last[id];
   }
-  const inOrder = lists.every((list) => list.every((x, i) => i === 0 || before(list[i - 1], x) < 0));
-  if (!inOrder) return Int32Array.from(lists.flat().sort(before));
-  const heads = lists.map(() => 0);
-  const queue = new Int32Array(lists.reduce((s, list) => s + list.length, 0));
-  for (let q = 0; q < queue.length; q++) {
-    let best = -1;
-    for (let l = 0; l < lists.length; l++) {
-      if (heads[l] < lists[l].length && (best < 0 || before(lists[l][heads[l]], lists[best][heads[best]]) < 0)) best = l;
+  const before = (x: number, y: number): number =>
+    key[x] - key[y] || (1 - (x & 1)) - (1 - (y & 1)) || table.first[x >> 1] - table.first[y >> 1] || (x >> 1) - (y >> 1);
+  const lists = new Int32Array(memory, 16 * n, 2 * n);
+  const starts = [0];
+  let count = 0;
+  for (let b = 0; b < BUFFERS.length; b++) {
+    for (let drain = 0; drain < 2; drain++) {
+      const bytes = drain === 1 ? table.drainBytes : table.fillBytes;
+      for (let id = 0; id < n; id++) if (table.buffer[id] === b && bytes[id] > 0) lists[count++] = 2 * id + drain;
+      starts.push(count);
     }
-    queue[q] = lists[best][heads[best]++];
+  }
+  for (let l = 0; l + 1 < starts.length; l++) {
+    for (let i = starts[l] + 1; i < starts[l + 1]; i++) {
+      if (before(lists[i - 1], lists[i]) >= 0) return lists.slice(0, count).sort(before);
+    }
+  }
+  const heads = starts.slice(0, -1);
+  const queue = new Int32Array(count);
+  for (let q = 0; q < count; q++) {
+    let best = -1;
+    for (let l = 0; l < heads.length; l++) {
+      if (heads[l] < starts[l + 1] && (best < 0 || before(lists[heads[l]], lists[heads[best]]) < 0)) best = l;
+    }
+    queue[q] = lists[heads[best]++];
   }
   return queue;
 }
@@ -849,19 +856,31 @@ function solveStalls(
   const snapshot = (cp: Checkpoint): void => {
     const shift = cp.at + stall;
     const oldest = resolvedAtOrBefore(cp.floor - 1);
-    const state = [portFree - shift, resolved - oldest, oldest === 0 ? -Infinity : stallAfter[oldest - 1] - stall];
-    for (let i = oldest; i < resolved; i++) state.push(needCycle[i] - cp.at, stallAfter[i] - stall);
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (table.first[needs[mid]] < cp.floor) lo = mid + 1;
-      else hi = mid;
+    // The window's tiles: needs[from … to) (first access in [floor, end)).
+    let from = 0;
+    let to = n;
+    while (from < to) {
+      const mid = (from + to) >> 1;
+      if (table.first[needs[mid]] < cp.floor) from = mid + 1;
+      else to = mid;
     }
-    for (let i = lo; i < n && table.first[needs[i]] < cp.end; i++) {
+    to = from;
+    while (to < n && table.first[needs[to]] < cp.end) to++;
+    const state = new Array<number>(3 + 2 * (resolved - oldest) + 3 * (to - from));
+    let k = 0;
+    state[k++] = portFree - shift;
+    state[k++] = resolved - oldest;
+    state[k++] = oldest === 0 ? -Infinity : stallAfter[oldest - 1] - stall;
+    for (let i = oldest; i < resolved; i++) {
+      state[k++] = needCycle[i] - cp.at;
+      state[k++] = stallAfter[i] - stall;
+    }
+    for (let i = from; i < to; i++) {
       const id = needs[i];
       // A fill end is read only by its tile's first access: once that is resolved, it no longer matters.
-      state.push(table.buffer[id], i < resolved ? Infinity : fillEnd[id] - shift, drainEnd[id] - shift);
+      state[k++] = table.buffer[id];
+      state[k++] = i < resolved ? Infinity : fillEnd[id] - shift;
+      state[k++] = drainEnd[id] - shift;
     }
     states.push({ state, stall, valid: true });
   };

@@ -25,7 +25,10 @@
  *   quantizer as everything else (Ψ of §5a has no unsigned variant);
  * - Ω of an MSA is measured on its attention map, post-softmax by default (`attentionMap`), or on
  *   the pre-softmax scores, or on the post-softmax map after P·V's own quantizer; all three are
- *   recorded. The attention map depends only on qkv and qk, so pv and proj bits never enter Ω.
+ *   recorded. The map depends only on qkv and qk (and P·V's quantizer of P in the third form), so
+ *   proj bits never enter Ω. Maps and MLP features are in different units, and the knapsack adds
+ *   them as the paper does: on the shipped model, post-softmax Ω is ~100× below MLP Ω and every
+ *   MSA gets the narrowest width, pre-softmax Ω ~100× above and every MLP does.
  *   Sizes count weights only (qk and pv have none); patch_embed and head stay at wbits/abits;
  * - allocation 'random' and 'inverse' are the control experiments: the same knapsack over the Ω rows
  *   of the modules permuted at random (seeded) or in reverse order of sensitivity at wbits, so the

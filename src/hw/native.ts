@@ -234,7 +234,9 @@ function exhaustivePlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits
   const { table, tiling } = planTiles(arch, gemm, { dataflow: mapping.dataflow, outputBits, where: arch.name });
   const queue = queueOrder(table);
   const timing = solveStalls(table, queue, queueBytesOf(table, queue), mapping.computeCycles, bytesPerCycle)!;
-  return { tiling, timing, sums: sumTiles(table, -Infinity, Infinity) };
+  const sums = sumTiles(table, -Infinity, Infinity);
+  table.release();
+  return { tiling, timing, sums };
 }
 
 /**
@@ -321,7 +323,11 @@ function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: 
     return ids === undefined || repeat(states, ids) !== undefined;
   };
   const timing = solveStalls(table, queue, queueBytesOf(table, queue), colFolds * period, bytesPerCycle, checkpoints, keepGoing);
-  if (timing === undefined) return undefined;
+  const fail = (): undefined => {
+    table.release();
+    return undefined;
+  };
+  if (timing === undefined) return fail();
   const states = timing.checkpoints ?? [];
   const all = sumTiles(table, -Infinity, Infinity);
   const parts: { sums: TileSums; times: number }[] = [{ sums: all, times: 1 }];
@@ -329,20 +335,21 @@ function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: 
   let copied = 0; // the column fold the extra ones copy
   if (extraCols > 0) {
     const col = repeat(states, colChecks);
-    if (col === undefined) return undefined;
+    if (col === undefined) return fail();
     copied = col[0];
     totalCycles += extraCols * (period + col[1]);
     parts.push({ sums: sumTiles(table, copied * period, (copied + 1) * period), times: extraCols });
   }
   for (let c = 0; extraRows > 0 && c < colFolds; c++) {
     const row = repeat(states, rowChecks[c]);
-    if (row === undefined) return undefined;
+    if (row === undefined) return fail();
     // This column fold, and the extra column folds if they copy it, each take extraRows more row folds.
     const times = extraRows * (1 + (extraCols > 0 && c === copied ? extraCols : 0));
     totalCycles += times * (fold + row[1]);
     const start = c * period + row[0] * fold;
     parts.push({ sums: sumTiles(table, start, start + fold), times });
   }
+  table.release();
   const sum = (get: (s: TileSums) => number): number => parts.reduce((t, p) => t + p.times * get(p.sums), 0);
   const perBuffer = (get: (s: TileSums) => number[]): number[] => BUFFERS.map((_, b) => sum((s) => get(s)[b]));
   return {
@@ -428,6 +435,7 @@ export function planMemory(
     const id = x >> 1;
     return x & 1 ? { tile: id, kind: 'drain', bytes: table.drainBytes[id] } : { tile: id, kind: 'fill', bytes: table.fillBytes[id] };
   });
+  table.release();
   return { tiles, transfers, tiling };
 }
 
@@ -453,6 +461,7 @@ class TileTable {
   buffer!: Uint8Array;
   final!: Uint8Array;
   segments: number[] = [];
+  private memory: ArrayBuffer | undefined;
 
   constructor(capacity: number) {
     this.allocate(Math.max(16, capacity));
@@ -481,8 +490,10 @@ class TileTable {
    * float columns, then 2 int32, then 2 bytes): one allocation instead of eleven, which is most of
    * what a small table costs.
    */
-  private allocate(capacity: number): void {
-    const memory = new ArrayBuffer(capacity * (7 * 8 + 2 * 4 + 2));
+  private allocate(atLeast: number): void {
+    const old = this.memory;
+    const memory = borrowMemory(atLeast * TILE_BYTES);
+    const capacity = Math.floor(memory.byteLength / TILE_BYTES);
     let offset = 0;
     const column = <T extends Float64Array | Int32Array | Uint8Array>(make: new (b: ArrayBuffer, offset: number, length: number) => T, old: T | undefined): T => {
       const view = new make(memory, offset, capacity);
@@ -501,7 +512,53 @@ class TileTable {
     this.fillAfter = column(Int32Array, this.fillAfter);
     this.buffer = column(Uint8Array, this.buffer);
     this.final = column(Uint8Array, this.final);
+    this.memory = memory;
+    if (old !== undefined) returnMemory(old);
   }
+
+  /** Gives the columns' memory back for the next table: the table must not be used after this. */
+  release(): void {
+    if (this.memory !== undefined) returnMemory(this.memory);
+    this.memory = undefined;
+  }
+}
+
+/** Bytes per tile of TileTable's columns. */
+const TILE_BYTES = 7 * 8 + 2 * 4 + 2;
+
+/**
+ * ArrayBuffers kept between plans for the tile tables, the solver and the queue order: a fresh
+ * buffer per plan, freed by the garbage collector, cost more than planning a small GEMM. A buffer is
+ * lent to one user at a time and given back when that user is done with it; no result handed to a
+ * caller points into one. Up to SPARE_BUFFERS of at most MAX_SPARE_BYTES each are kept.
+ */
+const spareMemory: ArrayBuffer[] = [];
+const SPARE_BUFFERS = 4;
+const MAX_SPARE_BYTES = 1 << 24;
+
+/** The smallest spare buffer of at least `bytes` bytes (taken out of the spares), or a new one. */
+function borrowMemory(bytes: number): ArrayBuffer {
+  let best = -1;
+  for (let i = 0; i < spareMemory.length; i++) {
+    if (spareMemory[i].byteLength >= bytes && (best < 0 || spareMemory[i].byteLength < spareMemory[best].byteLength)) best = i;
+  }
+  if (best < 0) return new ArrayBuffer(bytes);
+  const memory = spareMemory[best];
+  spareMemory[best] = spareMemory[spareMemory.length - 1];
+  spareMemory.pop();
+  return memory;
+}
+
+function returnMemory(memory: ArrayBuffer): void {
+  if (memory.byteLength > MAX_SPARE_BYTES) return;
+  if (spareMemory.length < SPARE_BUFFERS) {
+    spareMemory.push(memory);
+    return;
+  }
+  // Full: keep the larger buffers.
+  let smallest = 0;
+  for (let i = 1; i < spareMemory.length; i++) if (spareMemory[i].byteLength < spareMemory[smallest].byteLength) smallest = i;
+  if (spareMemory[smallest].byteLength < memory.byteLength) spareMemory[smallest] = memory;
 }
 
 /** planMemory's rules, writing the tiles into a TileTable. */
@@ -681,7 +738,7 @@ function queueOrder(table: TileTable): Int32Array {
   const n = table.count;
   // The key of every possible transfer x = 2·tile + (1 for a drain), and the six lists one after
   // another in `lists` (list l at [starts[l], starts[l + 1])), in one allocation.
-  const memory = new ArrayBuffer(2 * n * (8 + 4));
+  const memory = borrowMemory(2 * n * (8 + 4));
   const key = new Float64Array(memory, 0, 2 * n);
   for (let id = 0; id < n; id++) {
     key[2 * id] = fillKey(table, id);
@@ -701,7 +758,11 @@ function queueOrder(table: TileTable): Int32Array {
   }
   for (let l = 0; l + 1 < starts.length; l++) {
     for (let i = starts[l] + 1; i < starts[l + 1]; i++) {
-      if (before(lists[i - 1], lists[i]) >= 0) return lists.slice(0, count).sort(before);
+      if (before(lists[i - 1], lists[i]) >= 0) {
+        const sorted = lists.slice(0, count).sort(before);
+        returnMemory(memory);
+        return sorted;
+      }
     }
   }
   const heads = starts.slice(0, -1);
@@ -713,6 +774,7 @@ function queueOrder(table: TileTable): Int32Array {
     }
     queue[q] = lists[heads[best]++];
   }
+  returnMemory(memory);
   return queue;
 }
 
@@ -751,6 +813,7 @@ export function memoryStallCycles(
     queueBytes[q] = x.bytes;
   });
   const { totalCycles, initialFillCycles, finalDrainCycles } = solveStalls(table, queue, queueBytes, computeCycles, bytesPerCycle)!;
+  table.release();
   return { totalCycles, initialFillCycles, finalDrainCycles };
 }
 
@@ -777,7 +840,7 @@ function solveStalls(
 ): { totalCycles: number; initialFillCycles: number; finalDrainCycles: number; checkpoints?: CheckpointState[] } | undefined {
   const n = table.count;
   // Six columns of n entries in one allocation (see TileTable.allocate).
-  const memory = new ArrayBuffer(n * (4 * 8 + 2 * 4));
+  const memory = borrowMemory(n * (4 * 8 + 2 * 4));
   const fillEnd = new Float64Array(memory, 0, n).fill(NaN);
   const drainEnd = new Float64Array(memory, 8 * n, n).fill(NaN);
   const needs = byFirstAccess(table);
@@ -890,7 +953,10 @@ function solveStalls(
     const key = drain ? table.last[id] : fillKey(table, id);
     while (states.length < checkpoints.length && key >= checkpoints[states.length].at) {
       snapshot(checkpoints[states.length]);
-      if (!keepGoing(states)) return undefined;
+      if (!keepGoing(states)) {
+        returnMemory(memory);
+        return undefined;
+      }
     }
     resolveUpTo(key);
     // What the transfer waits for besides the port: up to two values, each checked for binding.
@@ -932,6 +998,7 @@ function solveStalls(
   const arrayEnd = computeCycles + stall;
   const totalCycles = Math.max(arrayEnd, portFree);
   const timing = { totalCycles, initialFillCycles, finalDrainCycles: totalCycles - arrayEnd };
+  returnMemory(memory);
   return checkpoints.length === 0 ? timing : { ...timing, checkpoints: states };
 }
 

@@ -42,7 +42,7 @@ export function latencyByLayerChart(sim: Simulation, trace: Trace, design: strin
     kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + r.cycles / sim.clockHz);
   });
   const kinds = [...new Set(sim.ops.map((r) => r.kind))];
-  const unit = siUnit(Math.max(...layers.map((l) => [...byLayer.get(l)!.values()].reduce((a, b) => a + b, 0))), 's');
+  const unit = siUnit(largest(layers.map((l) => [...byLayer.get(l)!.values()].reduce((a, b) => a + b, 0))), 's');
   return {
     name: 'latency-by-layer',
     title: `Latency per layer by op kind: ${design}`,
@@ -77,11 +77,16 @@ export function areaBreakdownChart(points: readonly PointResult[]): ChartSpec {
   return breakdownChart(points, 'area-breakdown', 'Area by component', (p) => p.breakdown.areaMm2, 'mm²');
 }
 
-function breakdownChart(points: readonly PointResult[], name: string, title: string, of: (p: PointResult) => Record<string, number>, symbol: string): ChartSpec {
-  if (points.length === 0) return { name, title, skipped: 'no feasible point, so no front to break down' };
+/** Bars a breakdown chart still reads well with; a longer front is shown by evenly spaced points. */
+const MAX_BARS = 40;
+
+function breakdownChart(front: readonly PointResult[], name: string, title: string, of: (p: PointResult) => Record<string, number>, symbol: string): ChartSpec {
+  if (front.length === 0) return { name, title, skipped: 'no feasible point, so no front to break down' };
+  const points = front.length <= MAX_BARS ? front : Array.from({ length: MAX_BARS }, (_, i) => front[Math.round((i * (front.length - 1)) / (MAX_BARS - 1))]);
+  const which = points.length === front.length ? 'Pareto-front points' : `${points.length} of ${front.length} Pareto-front points, evenly spaced`;
   // Components that are zero on every point (units the design lacks) stay out of the legend.
   const components = [...new Set(points.flatMap((p) => Object.keys(of(p))))].filter((c) => points.some((p) => of(p)[c] > 0));
-  const unit = symbol === 'J' ? siUnit(Math.max(...points.map((p) => sum(of(p)))), 'J') : { factor: 1, label: symbol };
+  const unit = symbol === 'J' ? siUnit(largest(points.map((p) => sum(of(p)))), 'J') : { factor: 1, label: symbol };
   return {
     name,
     title,
@@ -92,7 +97,7 @@ function breakdownChart(points: readonly PointResult[], name: string, title: str
         datasets: components.map((c) => ({ label: c, data: points.map((p) => (of(p)[c] ?? 0) / unit.factor) })),
       },
       options: {
-        plugins: { title: { display: true, text: `${title} (Pareto-front points)` } },
+        plugins: { title: { display: true, text: `${title} (${which})` } },
         scales: { x: { stacked: true, title: { display: true, text: 'design point' } }, y: { stacked: true, title: { display: true, text: unit.label } } },
       },
     },
@@ -109,7 +114,7 @@ export function accuracyEnergyChart(points: readonly PointResult[]): ChartSpec {
   const measured = points.filter((p) => p.metrics.accuracy !== null);
   if (measured.length === 0) return { name, title, skipped: 'no point has an accuracy (the sweep names no accuracy source for them)' };
   const feasible = measured.filter((p) => p.feasible);
-  const unit = siUnit(Math.max(...measured.map((p) => p.metrics.energyJ)), 'J');
+  const unit = siUnit(largest(measured.map((p) => p.metrics.energyJ)), 'J');
   const xy = (p: PointResult) => ({ x: p.metrics.energyJ / unit.factor, y: p.metrics.accuracy! });
   const bins = areaBins(feasible.map((p) => p.metrics.areaMm2));
   const binOf = (area: number) => bins.findIndex((bin) => area <= bin.hi);
@@ -163,8 +168,8 @@ export function rooflineChart(line: Roofline, design: string): ChartSpec {
   if (line.ops.length === 0) return { name, title, skipped: 'no GEMM of this design moves DRAM bytes, so none has a finite intensity' };
   const xs = line.ops.map((o) => o.intensity);
   const ridge = Math.max(...line.roofs.map((r) => r.opsPerSecond / line.dramBytesPerSecond));
-  const lo = Math.min(...xs, ridge) / 4;
-  const hi = Math.max(...xs, ridge) * 4;
+  const lo = Math.min(smallest(xs), ridge) / 4;
+  const hi = Math.max(largest(xs), ridge) * 4;
   const tera = 1e12;
   const roofs = line.roofs.map((r, i) => {
     const knee = r.opsPerSecond / line.dramBytesPerSecond;
@@ -211,7 +216,7 @@ export function bitsChart(points: readonly PointResult[]): ChartSpec {
   if (axis === undefined) return { name, title, skipped: `no bit-width axis (${BIT_AXES.join(', ')}) takes two or more values on feasible points` };
   const bits = [...new Set(feasible.map((p) => p.params[axis]).filter((v): v is number => typeof v === 'number'))].sort((a, b) => a - b);
   const methods = [...new Set(feasible.map((p) => String(p.params['quant.method'] ?? '')))].sort();
-  const unit = siUnit(Math.max(...feasible.map((p) => p.metrics.energyJ)), 'J');
+  const unit = siUnit(largest(feasible.map((p) => p.metrics.energyJ)), 'J');
   const datasets: ChartDataset<'line', (number | null)[]>[] = [];
   methods.forEach((method, i) => {
     const at = (b: number) => feasible.filter((p) => p.params[axis] === b && String(p.params['quant.method'] ?? '') === method);
@@ -249,6 +254,15 @@ function mapNull<T, U>(v: T | null, f: (v: T) => U): U | null {
 
 function sum(record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
+/** Math.max over any number of values (spreading 100,000 arguments overflows the stack). */
+export function largest(values: readonly number[]): number {
+  return values.reduce((a, b) => Math.max(a, b), -Infinity);
+}
+
+export function smallest(values: readonly number[]): number {
+  return values.reduce((a, b) => Math.min(a, b), Infinity);
 }
 
 /** A prefix that puts `max` between 1 and 1000: { factor: 1e-6, label: 'µJ' }. */

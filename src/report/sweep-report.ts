@@ -19,7 +19,7 @@ import type { Trace } from '../trace/trace.js';
 import { writeChart, type ChartFiles } from './charts.js';
 import { htmlPage, htmlTable, type Block } from './html.js';
 import { roofline } from './roofline.js';
-import { accuracyEnergyChart, areaBreakdownChart, bitsChart, energyBreakdownChart, latencyByLayerChart, rooflineChart, siUnit, type ChartSpec } from './sweep-charts.js';
+import { accuracyEnergyChart, areaBreakdownChart, bitsChart, energyBreakdownChart, latencyByLayerChart, largest, rooflineChart, siUnit, smallest, type ChartSpec } from './sweep-charts.js';
 import { latexTable, markdownTable, writeCsv, type Column } from './table.js';
 
 export interface SweepReportOptions {
@@ -66,7 +66,8 @@ export async function writeSweepReport(results: readonly PointResult[], options:
   const ranks = new Map<number, number>();
   nonDominatedSort(vectors).forEach((front, r) => front.forEach((i) => ranks.set(feasible[i].index, r)));
   const points: RankedPoint[] = results.map((p) => ({ ...p, rank: ranks.get(p.index) ?? null }));
-  const onFront = feasible.map((p, i) => ({ point: points.find((q) => q.index === p.index)!, vector: vectors[i] })).filter((e) => e.point.rank === 0);
+  const byIndex = new Map(points.map((p) => [p.index, p]));
+  const onFront = feasible.map((p, i) => ({ point: byIndex.get(p.index)!, vector: vectors[i] })).filter((e) => e.point.rank === 0);
   onFront.sort((a, b) => a.vector[0] - b.vector[0] || a.point.index - b.point.index);
   const front = onFront.map((e) => e.point);
   const frontVectors = onFront.map((e) => e.vector);
@@ -126,8 +127,8 @@ function chooseDetailed(points: RankedPoint[], front: RankedPoint[], frontVector
   }
   if (front.length === 0) return points[0];
   const d = frontVectors[0].length;
-  const lo = Array.from({ length: d }, (_, j) => Math.min(...frontVectors.map((v) => v[j])));
-  const hi = Array.from({ length: d }, (_, j) => Math.max(...frontVectors.map((v) => v[j])));
+  const lo = Array.from({ length: d }, (_, j) => smallest(frontVectors.map((v) => v[j])));
+  const hi = Array.from({ length: d }, (_, j) => largest(frontVectors.map((v) => v[j])));
   const distance = (v: Float64Array) => Math.hypot(...Array.from(v, (x, j) => (hi[j] > lo[j] ? (x - lo[j]) / (hi[j] - lo[j]) : 0)));
   let best = 0;
   frontVectors.forEach((v, i) => {
@@ -180,8 +181,8 @@ function cell(v: ParamValue | null | undefined): string | number {
 
 /** The front for people: three significant digits, one unit per column (chosen from the front's largest value). */
 function frontColumns(front: readonly RankedPoint[], paramNames: readonly string[], withAccuracy: boolean): Column<RankedPoint>[] {
-  const latency = siUnit(Math.max(...front.map((p) => p.metrics.latencyS)), 's');
-  const energy = siUnit(Math.max(...front.map((p) => p.metrics.energyJ)), 'J');
+  const latency = siUnit(largest(front.map((p) => p.metrics.latencyS)), 's');
+  const energy = siUnit(largest(front.map((p) => p.metrics.energyJ)), 'J');
   const round = (x: number) => Number(x.toPrecision(3));
   return [
     { header: '#', value: (p) => p.index },

@@ -400,6 +400,14 @@ interface FoldStream {
   last: (s: number) => number;
   /** The stationary operand of WS/IS: read once per fold in the preload, cannot be chunked. */
   stationary: boolean;
+  /** The extent of the whole fold's accesses: min of first, max of last over all its steps. */
+  firstOfAll: number;
+  lastOfAll: number;
+}
+
+/** A fold stream with its whole-fold extent (offsets are monotonic in the step: the ends give it). */
+function foldStream(steps: number, elements: number, first: (s: number) => number, last: (s: number) => number, stationary: boolean): FoldStream {
+  return { steps, elements, first, last, stationary, firstOfAll: Math.min(first(0), first(steps - 1)), lastOfAll: Math.max(last(0), last(steps - 1)) };
 }
 
 /**
@@ -584,33 +592,27 @@ function planTiles(
   const operandElements = { ifmap: whole.m * whole.k, filter: whole.k * whole.n };
 
   // Only four fold shapes exist (full or partial in rows and in columns): build each once.
-  const shapes = new Map<number, Record<BufferName, FoldStream>>();
+  const shapes: (Record<BufferName, FoldStream> | undefined)[] = [undefined, undefined, undefined, undefined];
   const streamsOf = (ru: number, cu: number): Record<BufferName, FoldStream> => {
     if (dataflow === 'os') {
-      const vector = (elements: number): FoldStream => ({ steps: T, elements, first: (s) => s, last: (s) => s, stationary: false });
+      const vector = (elements: number): FoldStream => foldStream(T, elements, (s) => s, (s) => s, false);
       return {
         ifmap: vector(ru),
         filter: vector(cu),
-        ofmap: { steps: ru, elements: cu, first: (i) => T - 1 + i, last: (i) => T - 1 + i + cu - 1, stationary: false },
+        ofmap: foldStream(ru, cu, (i) => T - 1 + i, (i) => T - 1 + i + cu - 1, false),
       };
     }
-    const stationary: FoldStream = { steps: ru, elements: cu, first: (r) => R - 1 - r, last: (r) => R - 1 - r, stationary: true };
-    const streamed: FoldStream = { steps: T, elements: ru, first: (s) => R + s, last: (s) => R + s, stationary: false };
-    const ofmap: FoldStream = { steps: T, elements: cu, first: (s) => 2 * R - 1 + s, last: (s) => 2 * R - 1 + s + cu - 1, stationary: false };
+    const stationary = foldStream(ru, cu, (r) => R - 1 - r, (r) => R - 1 - r, true);
+    const streamed = foldStream(T, ru, (s) => R + s, (s) => R + s, false);
+    const ofmap = foldStream(T, cu, (s) => 2 * R - 1 + s, (s) => 2 * R - 1 + s + cu - 1, false);
     return dataflow === 'ws' ? { filter: stationary, ifmap: streamed, ofmap } : { ifmap: stationary, filter: streamed, ofmap };
   };
   const streams = (fold: number): Record<BufferName, FoldStream> => {
     const fc = Math.floor(fold / rowFolds);
-    const fr = fold % rowFolds;
-    const ru = fr === rowFolds - 1 ? mapping.lastFoldRows : R;
-    const cu = fc === colFolds - 1 ? mapping.lastFoldCols : C;
-    const id = ru * (C + 1) + cu;
-    let shape = shapes.get(id);
-    if (shape === undefined) {
-      shape = streamsOf(ru, cu);
-      shapes.set(id, shape);
-    }
-    return shape;
+    const lastRow = fold - fc * rowFolds === rowFolds - 1;
+    const lastCol = fc === colFolds - 1;
+    const shape = (lastRow ? 1 : 0) + (lastCol ? 2 : 0);
+    return (shapes[shape] ??= streamsOf(lastRow ? mapping.lastFoldRows : R, lastCol ? mapping.lastFoldCols : C));
   };
   /** Folds with the same key read the same data from the buffer (fold order: column fold outer). */
   const keyOf = (buffer: BufferName, fold: number): number => {
@@ -629,6 +631,10 @@ function planTiles(
 
   for (let b = 0; b < BUFFERS.length; b++) {
     const buffer = BUFFERS[b];
+    const isOfmap = buffer === 'ofmap';
+    const width = bits[buffer];
+    const halfBytes = half[buffer];
+    const keyOfFold = (fold: number): number => keyOf(buffer, fold);
     const offset = table.count;
     /** A new tile with no accesses yet; returns its id. */
     const add = (fillElements: number, fillBytes: number, drainElements: number, drainBytes: number, final: boolean): number =>
@@ -638,9 +644,10 @@ function planTiles(
     const access = (id: number, fold: number, s: FoldStream, stepStart: number, stepEnd: number): void => {
       const base = fold * cyclesPerFold;
       if (withSegments) table.segments.push(id, fold, stepStart, stepEnd);
-      table.accesses[id] += buffer === 'ofmap' ? (stepEnd - stepStart) * s.elements : stepEnd - stepStart;
-      table.first[id] = Math.min(table.first[id], base + Math.min(s.first(stepStart), s.first(stepEnd - 1)));
-      table.last[id] = Math.max(table.last[id], base + Math.max(s.last(stepStart), s.last(stepEnd - 1)));
+      table.accesses[id] += isOfmap ? (stepEnd - stepStart) * s.elements : stepEnd - stepStart;
+      const whole = stepStart === 0 && stepEnd === s.steps;
+      table.first[id] = Math.min(table.first[id], base + (whole ? s.firstOfAll : Math.min(s.first(stepStart), s.first(stepEnd - 1))));
+      table.last[id] = Math.max(table.last[id], base + (whole ? s.lastOfAll : Math.max(s.last(stepStart), s.last(stepEnd - 1))));
     };
     const tooSmall = (what: string, need: number): UserError =>
       new UserError(`${where}: sram.${buffer} is too small for this GEMM: half of it (${half[buffer]} B) cannot hold ${what} (${need} B)`);
@@ -667,17 +674,14 @@ function planTiles(
       for (let f = 0; f < folds; ) {
         const st = streams(f)[buffer];
         let runEnd = f + 1;
-        const key = keyOf(buffer, f);
-        while (runEnd < folds && keyOf(buffer, runEnd) === key) runEnd++;
+        const key = keyOfFold(f);
+        while (runEnd < folds && keyOfFold(runEnd) === key) runEnd++;
         const sliceElements = st.steps * st.elements;
-        const isPsum = buffer === 'ofmap' && dataflow !== 'os';
-        if (bytes(sliceElements, bits[buffer]) <= half[buffer]) {
+        const isPsum = isOfmap && dataflow !== 'os';
+        if (bytes(sliceElements, width) <= halfBytes) {
           // The run's slice fits: one tile for the run (for WS/IS ofmap: the partial sums of a column fold).
           if (runEnd - f > 1) kind = kind === 'per-fold' ? 'per-slice' : kind;
-          const id =
-            buffer === 'ofmap'
-              ? add(0, 0, sliceElements, bytes(sliceElements, outputBits), true)
-              : add(sliceElements, bytes(sliceElements, bits[buffer]), 0, 0, true);
+          const id = isOfmap ? add(0, 0, sliceElements, bytes(sliceElements, outputBits), true) : add(sliceElements, bytes(sliceElements, width), 0, 0, true);
           for (let g = f; g < runEnd; g++) {
             const sg = streams(g)[buffer];
             access(id, g, sg, 0, sg.steps);

@@ -6,7 +6,7 @@
  *   vitsim report runs/edge --out reports/edge [--objectives latency,energy,accuracy] [--reference …] [--point 17]
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../config/errors.js';
 import { OBJECTIVES, parseObjectives, type Objective } from '../dse/pareto.js';
@@ -49,7 +49,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     const hv = report.hypervolume ? `, hypervolume ${report.hypervolume.value.toPrecision(6)}` : '';
     process.stdout.write(`${args.results}: ${report.points.length} points, ${report.front.length} on the front${hv}; design #${report.detailed.index} in detail\n`);
     for (const c of report.charts) if (c.skipped) process.stdout.write(`chart ${c.name} not drawn: ${c.skipped}\n`);
-    process.stdout.write(`report ${join(args.out, 'index.html')} (${report.files.length} files in ${relative(process.cwd(), args.out) || '.'}, ${seconds.toFixed(1)} s)\n`);
+    process.stdout.write(`report ${join(args.out, 'index.html')} (${report.files.length} files in ${args.out}, ${seconds.toFixed(1)} s)\n`);
   },
 };
 

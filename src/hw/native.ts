@@ -45,6 +45,19 @@ export interface SimulateGemmOptions {
    * are the same either way; the tests compare the two.
    */
   exhaustive?: boolean;
+  /**
+   * Solved shortened GEMMs to share between calls (from newShortcutMemo; simulateTrace keeps one per
+   * trace). GEMMs that differ only in their number of middle folds — DeiT's qkv, proj and fc1 — shorten
+   * to the same GEMM, which is then planned and solved once. The results are the same with or without.
+   */
+  memo?: ShortcutMemo;
+}
+
+/** Solved shortened GEMMs by everything their solve depends on (opaque; see SimulateGemmOptions.memo). */
+export type ShortcutMemo = Map<string, ShortRun | null>;
+
+export function newShortcutMemo(): ShortcutMemo {
+  return new Map();
 }
 
 /** SRAM accesses of one buffer, in words of `wordBits` (its element width). */
@@ -162,7 +175,8 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   const outputBits = options.outputBits ?? arch.pe.actBits;
   // The shortcut over row and column folds (tried only where it saves more than a failed try costs),
   // else over column folds only (the row folds' state may settle too late), else every tile.
-  const shortcut = (rows: boolean): PlannedGemm | undefined => (options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle, rows));
+  const shortcut = (rows: boolean): PlannedGemm | undefined =>
+    options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle, rows, options.memo);
   const planned = (mapping.rowFolds >= 4 * SHORT_FOLDS ? shortcut(true) : undefined) ?? shortcut(false) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
   const { tiling, timing, sums } = planned;
   const counts = accessCounts(sums, mapping, gemm);
@@ -281,7 +295,15 @@ const WINDOW_AHEAD = 2;
  * copy. Counts are sums over tiles: each extra fold adds those first accessed in one middle fold.
  * test/hw/native-periodic.test.ts compares this with { exhaustive: true }.
  */
-function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: number, bytesPerCycle: number, shortenRows: boolean): PlannedGemm | undefined {
+function periodicPlan(
+  arch: Arch,
+  gemm: Gemm,
+  mapping: FoldMapping,
+  outputBits: number,
+  bytesPerCycle: number,
+  shortenRows: boolean,
+  memo: ShortcutMemo | undefined,
+): PlannedGemm | undefined {
   const extraRows = shortenRows ? Math.max(0, mapping.rowFolds - SHORT_FOLDS) : 0;
   const extraCols = Math.max(0, mapping.colFolds - SHORT_FOLDS);
   if (extraRows === 0 && extraCols === 0) return undefined;
@@ -289,9 +311,92 @@ function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: 
   const colFolds = mapping.colFolds - extraCols;
   const { rowDim, colDim } = DATAFLOW_DIMS[mapping.dataflow];
   const short: Gemm = { ...gemm, [rowDim]: (rowFolds - 1) * mapping.rows + mapping.lastFoldRows, [colDim]: (colFolds - 1) * mapping.cols + mapping.lastFoldCols };
-  const { table, tiling } = planTiles(arch, short, { dataflow: mapping.dataflow, outputBits, where: arch.name, residentOf: gemm });
-  const queue = queueOrder(table);
+  // The solve of the shortened GEMM depends on the GEMM only through `short`, the operands' residency
+  // (decided on the whole GEMM) and which folds are shortened.
+  const key = [
+    mapping.dataflow,
+    arch.array.rows,
+    arch.array.cols,
+    arch.pe.actBits,
+    arch.pe.weightBits,
+    arch.pe.accBits,
+    arch.sram.ifmapBytes,
+    arch.sram.filterBytes,
+    arch.sram.ofmapBytes,
+    outputBits,
+    bytesPerCycle,
+    short.m,
+    short.k,
+    short.n,
+    isResident(arch, gemm, 'ifmap'),
+    isResident(arch, gemm, 'filter'),
+    extraRows > 0,
+    extraCols > 0,
+  ].join(',');
+  let run = memo?.get(key);
+  if (run === undefined) {
+    run = solveShortened(arch, mapping.dataflow, gemm, short, mapping.cyclesPerFold, rowFolds, colFolds, outputBits, bytesPerCycle, extraRows > 0, extraCols > 0) ?? null;
+    memo?.set(key, run);
+  }
+  if (run === null) return undefined;
   const fold = mapping.cyclesPerFold;
+  const period = rowFolds * fold;
+  const parts: { sums: TileSums; times: number }[] = [{ sums: run.all, times: 1 }];
+  let totalCycles = run.timing.totalCycles;
+  if (run.col !== undefined) {
+    totalCycles += extraCols * (period + run.col.stall);
+    parts.push({ sums: run.col.sums, times: extraCols });
+  }
+  run.rows.forEach((row, c) => {
+    // This column fold, and the extra column folds if they copy it, each take extraRows more row folds.
+    const times = extraRows * (1 + (run.col !== undefined && c === run.col.copied ? extraCols : 0));
+    totalCycles += times * (fold + row.stall);
+    parts.push({ sums: row.sums, times });
+  });
+  const sum = (get: (s: TileSums) => number): number => parts.reduce((t, p) => t + p.times * get(p.sums), 0);
+  const perBuffer = (get: (s: TileSums) => number[]): number[] => BUFFERS.map((_, b) => sum((s) => get(s)[b]));
+  return {
+    tiling: run.tiling,
+    timing: { totalCycles, initialFillCycles: run.timing.initialFillCycles, finalDrainCycles: run.timing.finalDrainCycles },
+    sums: {
+      tiles: perBuffer((s) => s.tiles),
+      fillBytes: perBuffer((s) => s.fillBytes),
+      fillElements: perBuffer((s) => s.fillElements),
+      drainElements: perBuffer((s) => s.drainElements),
+      psumDrainBytes: sum((s) => s.psumDrainBytes),
+      finalDrainBytes: sum((s) => s.finalDrainBytes),
+    },
+  };
+}
+
+/** What periodicPlan learns from the shortened GEMM, before multiplying by the numbers of extra folds. */
+interface ShortRun {
+  tiling: Record<BufferName, Tiling>;
+  timing: { totalCycles: number; initialFillCycles: number; finalDrainCycles: number };
+  /** Sums over every tile of the shortened GEMM. */
+  all: TileSums;
+  /** With extra column folds: the column fold they copy, its tiles and its stall beyond the first one's. */
+  col: { copied: number; sums: TileSums; stall: number } | undefined;
+  /** With extra row folds, per column fold: the row fold they copy, its tiles and its Δstall. */
+  rows: { sums: TileSums; stall: number }[];
+}
+
+/** Plans and solves the shortened GEMM `short` with checkpoints; undefined when a state does not repeat. */
+function solveShortened(
+  arch: Arch,
+  dataflow: Dataflow,
+  gemm: Gemm,
+  short: Gemm,
+  fold: number,
+  rowFolds: number,
+  colFolds: number,
+  outputBits: number,
+  bytesPerCycle: number,
+  extraRows: boolean,
+  extraCols: boolean,
+): ShortRun | undefined {
+  const { table, tiling } = planTiles(arch, short, { dataflow, outputBits, where: arch.name, residentOf: gemm });
+  const queue = queueOrder(table);
   const period = rowFolds * fold;
   // Checkpoints at folds WINDOW_BACK + 1 … SHORT_FOLDS − 3 (the last for comparing i with i + 1 only), of every column fold.
   const checkpoints: Checkpoint[] = [];
@@ -303,9 +408,9 @@ function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: 
   const colChecks: number[] = [];
   const rowChecks: number[][] = [];
   for (let c = 0; c < colFolds; c++) {
-    if (extraCols > 0 && c > WINDOW_BACK && c <= SHORT_FOLDS - 3) colChecks[c] = checkpoints.push(at(0, period, c)) - 1;
+    if (extraCols && c > WINDOW_BACK && c <= SHORT_FOLDS - 3) colChecks[c] = checkpoints.push(at(0, period, c)) - 1;
     rowChecks[c] = [];
-    for (let r = WINDOW_BACK + 1; extraRows > 0 && r <= SHORT_FOLDS - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
+    for (let r = WINDOW_BACK + 1; extraRows && r <= SHORT_FOLDS - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
   }
   /** The first i whose state the one at i + 1 repeats: [i, Δstall]. */
   const repeat = (states: readonly CheckpointState[], ids: number[]): [number, number] | undefined => {
@@ -329,41 +434,21 @@ function periodicPlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits: 
   };
   if (timing === undefined) return fail();
   const states = timing.checkpoints ?? [];
-  const all = sumTiles(table, -Infinity, Infinity);
-  const parts: { sums: TileSums; times: number }[] = [{ sums: all, times: 1 }];
-  let totalCycles = timing.totalCycles;
-  let copied = 0; // the column fold the extra ones copy
-  if (extraCols > 0) {
+  const run: ShortRun = { tiling, timing, all: sumTiles(table, -Infinity, Infinity), col: undefined, rows: [] };
+  if (extraCols) {
     const col = repeat(states, colChecks);
     if (col === undefined) return fail();
-    copied = col[0];
-    totalCycles += extraCols * (period + col[1]);
-    parts.push({ sums: sumTiles(table, copied * period, (copied + 1) * period), times: extraCols });
+    const copied = col[0];
+    run.col = { copied, sums: sumTiles(table, copied * period, (copied + 1) * period), stall: col[1] };
   }
-  for (let c = 0; extraRows > 0 && c < colFolds; c++) {
+  for (let c = 0; extraRows && c < colFolds; c++) {
     const row = repeat(states, rowChecks[c]);
     if (row === undefined) return fail();
-    // This column fold, and the extra column folds if they copy it, each take extraRows more row folds.
-    const times = extraRows * (1 + (extraCols > 0 && c === copied ? extraCols : 0));
-    totalCycles += times * (fold + row[1]);
     const start = c * period + row[0] * fold;
-    parts.push({ sums: sumTiles(table, start, start + fold), times });
+    run.rows.push({ sums: sumTiles(table, start, start + fold), stall: row[1] });
   }
   table.release();
-  const sum = (get: (s: TileSums) => number): number => parts.reduce((t, p) => t + p.times * get(p.sums), 0);
-  const perBuffer = (get: (s: TileSums) => number[]): number[] => BUFFERS.map((_, b) => sum((s) => get(s)[b]));
-  return {
-    tiling,
-    timing: { totalCycles, initialFillCycles: timing.initialFillCycles, finalDrainCycles: timing.finalDrainCycles },
-    sums: {
-      tiles: perBuffer((s) => s.tiles),
-      fillBytes: perBuffer((s) => s.fillBytes),
-      fillElements: perBuffer((s) => s.fillElements),
-      drainElements: perBuffer((s) => s.drainElements),
-      psumDrainBytes: sum((s) => s.psumDrainBytes),
-      finalDrainBytes: sum((s) => s.finalDrainBytes),
-    },
-  };
+  return run;
 }
 
 /** Sums over the tiles whose first access falls in [from, to). */
@@ -569,6 +654,14 @@ function returnMemory(memory: ArrayBuffer): void {
   if (spareMemory[smallest].byteLength < memory.byteLength) spareMemory[smallest] = memory;
 }
 
+/** Whether the whole operand fits in one half of its buffer: it is then loaded once and kept (planTiles). */
+function isResident(arch: Pick<Arch, 'pe' | 'sram'>, gemm: Gemm, buffer: 'ifmap' | 'filter'): boolean {
+  const elements = buffer === 'ifmap' ? gemm.m * gemm.k : gemm.k * gemm.n;
+  const bits = buffer === 'ifmap' ? arch.pe.actBits : arch.pe.weightBits;
+  const half = Math.floor((buffer === 'ifmap' ? arch.sram.ifmapBytes : arch.sram.filterBytes) / 2);
+  return Math.ceil((elements * bits) / 8) <= half;
+}
+
 /** planMemory's rules, writing the tiles into a TileTable. */
 function planTiles(
   arch: Pick<Arch, 'array' | 'pe' | 'sram'>,
@@ -589,7 +682,6 @@ function planTiles(
   };
   // Whether an operand is resident is decided on the whole GEMM (periodicPlan plans a shortened one).
   const whole = options.residentOf ?? gemm;
-  const operandElements = { ifmap: whole.m * whole.k, filter: whole.k * whole.n };
 
   // Only four fold shapes exist (full or partial in rows and in columns): build each once.
   const shapes: (Record<BufferName, FoldStream> | undefined)[] = [undefined, undefined, undefined, undefined];
@@ -652,7 +744,7 @@ function planTiles(
     const tooSmall = (what: string, need: number): UserError =>
       new UserError(`${where}: sram.${buffer} is too small for this GEMM: half of it (${half[buffer]} B) cannot hold ${what} (${need} B)`);
 
-    if (buffer !== 'ofmap' && bytes(operandElements[buffer], bits[buffer]) <= half[buffer]) {
+    if (buffer !== 'ofmap' && isResident(arch, whole, buffer)) {
       // The whole operand fits in one half: load it once and keep it. It arrives slice by slice in the
       // order the folds first use them, each slice fetched once the array has begun on the one before,
       // so the array starts on the first slice instead of waiting for the whole operand.

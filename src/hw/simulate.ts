@@ -23,7 +23,7 @@ import { UserError } from '../config/errors.js';
 import { dramBytesPerCycle, peakOpsPerSecond, type Accelerator, type VectorWork } from './arch.js';
 import { noActions, sumActions, type Actions, type MacActions } from './actions.js';
 import type { Gemm } from './gemm.js';
-import { simulateGemm, type NativeGemmResult } from './native.js';
+import { newShortcutMemo, simulateGemm, type NativeGemmResult, type ShortcutMemo } from './native.js';
 import { onChipActivationTiming } from './on-chip.js';
 import { noiseWork } from './noise-adder.js';
 import { precisionMode, reductionSteps } from './precision.js';
@@ -89,7 +89,7 @@ export interface Simulation {
 
 /** Simulates one inference of `trace` on `arch`. Pure; identical GEMMs are simulated once per call. */
 export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
-  const memo = new Map<string, GemmOnArray>();
+  const memo: GemmMemo = { gemms: new Map(), shortcuts: newShortcutMemo() };
   const arrayCycles: number[] = new Array<number>(trace.ops.length).fill(0);
   const ops = trace.ops.map((op, i) => (op.kind === 'gemm' ? gemmOp(arch, op, i, trace.ops[i + 1], memo, arrayCycles) : vectorOp(arch, op, i)));
   const hidden = hiddenCycles(arch, trace.ops, ops, arrayCycles);
@@ -118,7 +118,7 @@ export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
       peakOpsPerSecond: peakOpsPerSecond(arch),
       actions: sumActions(ops.map((o) => o.actions)),
     },
-    gemmEvaluations: memo.size,
+    gemmEvaluations: memo.gemms.size,
   };
 }
 
@@ -126,7 +126,7 @@ export function simulateTrace(arch: Accelerator, trace: Trace): Simulation {
  * A GEMM op's result before overlap is decided (cycles and hiddenCycles 0); its array cycles go to
  * `arrayCycles[index]`.
  */
-function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: Map<string, GemmOnArray>, arrayCycles: number[]): OpResult {
+function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefined, memo: GemmMemo, arrayCycles: number[]): OpResult {
   const where = `ops[${index}] (${op.name})`;
   const mode = precisionMode(arch.pe, op.actBits, op.weightBits);
   const k = reductionSteps(mode, op.k);
@@ -137,10 +137,10 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
   const c = op.count;
   const onChip = arch.activations === 'on-chip' && fitsOnChip(arch, op, outputBits);
   const key = `${op.m},${k},${op.n},${stepActBits},${stepWeightBits},${outputBits},${onChip}`;
-  let g = memo.get(key);
+  let g = memo.gemms.get(key);
   if (g === undefined) {
-    g = gemmOnArray(arch, { m: op.m, k, n: op.n }, stepActBits, stepWeightBits, outputBits, onChip, where);
-    memo.set(key, g);
+    g = gemmOnArray(arch, { m: op.m, k, n: op.n }, stepActBits, stepWeightBits, outputBits, onChip, where, memo.shortcuts);
+    memo.gemms.set(key, g);
   }
   const macs = op.m * op.k * op.n * c;
   const actions = noActions();
@@ -208,6 +208,15 @@ function gemmOp(arch: Accelerator, op: GemmOp, index: number, next: Op | undefin
   };
 }
 
+/**
+ * What one simulateTrace call remembers: each GEMM shape's result, and the native model's solved
+ * shortened GEMMs (shapes that differ only in their number of middle folds share one).
+ */
+interface GemmMemo {
+  gemms: Map<string, GemmOnArray>;
+  shortcuts: ShortcutMemo;
+}
+
 /** One GEMM of an op on the array: the native model's counts, and the timing and DRAM traffic that apply. */
 interface GemmOnArray {
   native: NativeGemmResult;
@@ -216,10 +225,19 @@ interface GemmOnArray {
   dram: { readBytes: number; writeBytes: number };
 }
 
-function gemmOnArray(arch: Accelerator, gemm: Gemm, stepActBits: number, stepWeightBits: number, outputBits: number, onChip: boolean, where: string): GemmOnArray {
+function gemmOnArray(
+  arch: Accelerator,
+  gemm: Gemm,
+  stepActBits: number,
+  stepWeightBits: number,
+  outputBits: number,
+  onChip: boolean,
+  where: string,
+  shortcuts: ShortcutMemo,
+): GemmOnArray {
   const stored = { ...arch, pe: { ...arch.pe, actBits: stepActBits, weightBits: stepWeightBits } };
   try {
-    const native = simulateGemm(stored, gemm, { outputBits });
+    const native = simulateGemm(stored, gemm, { outputBits, memo: shortcuts });
     if (!onChip) return { native, totalCycles: native.totalCycles, stallCycles: native.stallCycles, dram: native.dram };
     return { native, ...onChipActivationTiming(stored, gemm, outputBits, native.computeCycles) };
   } catch (err) {

@@ -7,10 +7,14 @@ import { designFromPoint, readResults } from '../../src/dse/result.js';
 import { loadSweep } from '../../src/dse/spec.js';
 import { simulateTrace } from '../../src/hw/simulate.js';
 
-/** A CSV without quoted fields (the demo's values hold no comma or quote) as records. */
-function readCsv(file: string): Record<string, string>[] {
-  const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(','));
-  return lines.map((cells) => Object.fromEntries(header.map((h, i) => [h, cells[i]])));
+interface ReportedPoint {
+  index: number;
+  params: Record<string, string | number>;
+  metrics: { cycles: number; latencyS: number };
+}
+
+function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
 describe('vitsim demo', () => {
@@ -50,23 +54,24 @@ describe('vitsim demo', () => {
   });
 
   it('reports every point, and each equals re-simulating its design from the sweep file', () => {
-    const rows = readCsv(join(out, 'points.csv'));
-    expect(rows).toHaveLength(72);
+    // One header line and one line per point (no field holds a newline).
+    expect(readFileSync(join(out, 'points.csv'), 'utf8').trim().split('\n')).toHaveLength(1 + 72);
+    const { points } = readJson<{ points: ReportedPoint[] }>(join(out, 'points.json'));
+    expect(points).toHaveLength(72);
     const spec = loadSweep(join(out, 'demo-sweep.json'));
-    for (const row of [rows[0], rows[37], rows[71]]) {
-      const params = { 'array.rows': Number(row['array.rows']), 'array.cols': Number(row['array.cols']), 'array.dataflow': row['array.dataflow'], 'quant.bits': Number(row['quant.bits']) };
-      const { arch, trace } = designFromPoint(spec, params);
+    for (const p of [points[0], points[37], points[71]]) {
+      const { arch, trace } = designFromPoint(spec, p.params);
       const sim = simulateTrace(arch, trace);
-      expect(arch.array).toMatchObject({ rows: params['array.rows'], cols: params['array.cols'], dataflow: params['array.dataflow'] });
-      expect(Number(row.cycles)).toBe(sim.totals.cycles);
-      expect(Number(row.latency_s)).toBe(sim.totals.latencySeconds);
+      expect(arch.array).toMatchObject({ rows: p.params['array.rows'], cols: p.params['array.cols'], dataflow: p.params['array.dataflow'] });
+      expect(p.metrics.cycles).toBe(sim.totals.cycles);
+      expect(p.metrics.latencyS).toBe(sim.totals.latencySeconds);
     }
   });
 
   it('prints the front it writes, and draws all six charts into a self-contained page', () => {
-    const front = readCsv(join(out, 'front.csv'));
+    const { front } = readJson<{ front: ReportedPoint[] }>(join(out, 'front.json'));
     const printed = [...stdout.matchAll(/^ {2}#(\d+)/gm)].map((m) => Number(m[1]));
-    expect(printed).toEqual(front.map((r) => Number(r.index)));
+    expect(printed).toEqual(front.map((p) => p.index));
     expect(front.length).toBeGreaterThan(1);
     for (const chart of ['latency-by-layer', 'roofline', 'energy-breakdown', 'area-breakdown', 'accuracy-vs-energy', 'bits-vs-accuracy-energy']) {
       for (const ext of ['png', 'svg', 'pdf']) expect(existsSync(join(out, 'charts', `${chart}.${ext}`)), `${chart}.${ext}`).toBe(true);

@@ -70,6 +70,15 @@ export { runSweep, sweepPoints, type RunOptions, type RunSummary } from './dse/r
 export { mergeSweeps } from './dse/merge.js';
 export { evaluator } from './dse/evaluate.js';
 export { nsga2 } from './dse/nsga2.js';
+export { OBJECTIVES, OBJECTIVE_INFO, parseObjectives, minimisationVectors, dominates, nonDominatedSort, paretoRanks, type Objective } from './dse/pareto.js';
+export { hypervolume, defaultReference } from './dse/hypervolume.js';
+
+// report: tables, charts, the sweep report
+export { writeSweepReport, type SweepReport, type SweepReportOptions, type RankedPoint } from './report/sweep-report.js';
+export { roofline, type Roofline } from './report/roofline.js';
+export { markdownTable, latexTable, writeCsv, type Column } from './report/table.js';
+export { htmlPage, htmlTable } from './report/html.js';
+export { writeChart, type ChartFiles } from './report/charts.js';
 
 // the one error type for user mistakes
 export { UserError } from './config/errors.js';

@@ -7,6 +7,7 @@ import { evalCommand } from './eval.js';
 import { gemmCommand } from './gemm.js';
 import { mergeCommand } from './merge.js';
 import { quantizeCommand } from './quantize.js';
+import { reportCommand } from './report.js';
 import { scalesimCommand } from './scalesim.js';
 import { simulateCommand } from './simulate.js';
 import { sweepCommand } from './sweep.js';
@@ -26,5 +27,6 @@ export function withCommands(parser: Argv): Argv {
     .command(simulateCommand)
     .command(costCommand)
     .command(sweepCommand)
-    .command(mergeCommand);
+    .command(mergeCommand)
+    .command(reportCommand);
 }

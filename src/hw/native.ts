@@ -174,10 +174,13 @@ export function simulateGemm(arch: Arch, gemm: Gemm, options: SimulateGemmOption
   const mapping = foldMapping(gemm, { ...arch.array, dataflow });
   const outputBits = options.outputBits ?? arch.pe.actBits;
   // The shortcut over row and column folds (tried only where it saves more than a failed try costs),
-  // else over column folds only (the row folds' state may settle too late), else every tile.
-  const shortcut = (rows: boolean): PlannedGemm | undefined =>
-    options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle, rows, options.memo);
-  const planned = (mapping.rowFolds >= 4 * SHORT_FOLDS ? shortcut(true) : undefined) ?? shortcut(false) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
+  // first with SHORT_FOLDS row folds, then with half of them (when the DMA backlog drifts from one
+  // row fold to the next, the state repeats only once the backlog has drained: later in the column
+  // fold); else over column folds only, else every tile.
+  const shortcut = (shortRows: number): PlannedGemm | undefined =>
+    options.exhaustive ? undefined : periodicPlan(arch, gemm, mapping, outputBits, bytesPerCycle, shortRows, options.memo);
+  const withRows = mapping.rowFolds >= 4 * SHORT_FOLDS ? (shortcut(SHORT_FOLDS) ?? shortcut(Math.ceil(mapping.rowFolds / 2))) : undefined;
+  const planned = withRows ?? shortcut(0) ?? exhaustivePlan(arch, gemm, mapping, outputBits, bytesPerCycle);
   const { tiling, timing, sums } = planned;
   const counts = accessCounts(sums, mapping, gemm);
   const macs = gemmMacs(gemm);
@@ -259,14 +262,16 @@ function exhaustivePlan(arch: Arch, gemm: Gemm, mapping: FoldMapping, outputBits
  * i with i + 1 needs folds i − WINDOW_BACK … i + 2 to be middle ones (fold i + 2: the tiles that fold
  * i + 1's transfers may prefetch), so i runs from WINDOW_BACK + 1 to SHORT_FOLDS − 4: folds 2 and 3. On
  * the shipped presets the state repeats from fold 2 or 3 on. A wider window only makes the states
- * longer and the repeat later: a value it leaves out is checked, not assumed (`valid` below).
+ * longer and the repeat later: a value it leaves out is checked, not assumed (`valid` below). A longer
+ * shortened column fold (periodicPlan's shortRows) has its row checkpoints at its last middle row folds
+ * instead, rowFolds − 5 … rowFolds − 3: the same comparisons, later in the column fold.
  */
 const SHORT_FOLDS = 7;
 const WINDOW_BACK = 1;
 const WINDOW_AHEAD = 2;
 
 /**
- * The same result as exhaustivePlan, from a GEMM shortened to SHORT_FOLDS row folds per column fold and
+ * The same result as exhaustivePlan, from a GEMM shortened to `shortRows` row folds per column fold and
  * SHORT_FOLDS column folds, when the solver shows that its middle row folds (in every column fold) and
  * its middle column folds repeat; undefined when they do not (or the GEMM is short).
  *
@@ -301,10 +306,11 @@ function periodicPlan(
   mapping: FoldMapping,
   outputBits: number,
   bytesPerCycle: number,
-  shortenRows: boolean,
+  /** Row folds per column fold of the shortened GEMM; 0: the row folds are not shortened. */
+  shortRows: number,
   memo: ShortcutMemo | undefined,
 ): PlannedGemm | undefined {
-  const extraRows = shortenRows ? Math.max(0, mapping.rowFolds - SHORT_FOLDS) : 0;
+  const extraRows = shortRows > 0 ? Math.max(0, mapping.rowFolds - shortRows) : 0;
   const extraCols = Math.max(0, mapping.colFolds - SHORT_FOLDS);
   if (extraRows === 0 && extraCols === 0) return undefined;
   const rowFolds = mapping.rowFolds - extraRows;
@@ -398,7 +404,10 @@ function solveShortened(
   const { table, tiling } = planTiles(arch, short, { dataflow, outputBits, where: arch.name, residentOf: gemm });
   const queue = queueOrder(table);
   const period = rowFolds * fold;
-  // Checkpoints at folds WINDOW_BACK + 1 … SHORT_FOLDS − 3 (the last for comparing i with i + 1 only), of every column fold.
+  // Checkpoints at column folds WINDOW_BACK + 1 … SHORT_FOLDS − 3 (the last for comparing i with i + 1
+  // only), and in every column fold at its last few middle row folds (the first ones when it has
+  // SHORT_FOLDS: WINDOW_BACK + 1 … rowFolds − 3).
+  const firstRowCheck = Math.max(WINDOW_BACK + 1, rowFolds - SHORT_FOLDS + 2);
   const checkpoints: Checkpoint[] = [];
   const at = (start: number, length: number, i: number): Checkpoint => ({
     at: start + i * length,
@@ -410,11 +419,12 @@ function solveShortened(
   for (let c = 0; c < colFolds; c++) {
     if (extraCols && c > WINDOW_BACK && c <= SHORT_FOLDS - 3) colChecks[c] = checkpoints.push(at(0, period, c)) - 1;
     rowChecks[c] = [];
-    for (let r = WINDOW_BACK + 1; extraRows && r <= SHORT_FOLDS - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
+    for (let r = firstRowCheck; extraRows && r <= rowFolds - 3; r++) rowChecks[c][r] = checkpoints.push(at(c * period, fold, r)) - 1;
   }
   /** The first i whose state the one at i + 1 repeats: [i, Δstall]. */
   const repeat = (states: readonly CheckpointState[], ids: number[]): [number, number] | undefined => {
-    for (let i = WINDOW_BACK + 1; i < SHORT_FOLDS - 3; i++) {
+    for (let i = 0; i + 1 < ids.length; i++) {
+      if (ids[i] === undefined || ids[i + 1] === undefined) continue;
       const x = states[ids[i]];
       const y = states[ids[i + 1]];
       if (x?.valid && y?.valid && x.state !== undefined && y?.state !== undefined && sameState(x.state, y.state)) return [i, y.stall - x.stall];

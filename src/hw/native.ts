@@ -633,11 +633,12 @@ const TILE_BYTES = 7 * 8 + 2 * 4 + 2;
  * ArrayBuffers kept between plans for the tile tables, the solver and the queue order: a fresh
  * buffer per plan, freed by the garbage collector, cost more than planning a small GEMM. A buffer is
  * lent to one user at a time and given back when that user is done with it; no result handed to a
- * caller points into one. Up to SPARE_BUFFERS of at most MAX_SPARE_BYTES each are kept.
+ * caller points into one. Up to SPARE_BUFFERS of at most MAX_SPARE_BYTES (4 MiB) each are kept: a worker
+ * that simulated a huge GEMM holds on to at most 16 MiB.
  */
 const spareMemory: ArrayBuffer[] = [];
 const SPARE_BUFFERS = 4;
-const MAX_SPARE_BYTES = 1 << 24;
+const MAX_SPARE_BYTES = 1 << 22;
 
 /** The smallest spare buffer of at least `bytes` bytes (taken out of the spares), or a new one. */
 function borrowMemory(bytes: number): ArrayBuffer {

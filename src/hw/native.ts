@@ -967,7 +967,10 @@ function solveStalls(
   let origin = 0;
   let since = -1;
   /** The value decided a max() after the checkpoints recorded so far: the ones whose state does not hold it are invalid. */
+  // The latest floor of the recorded checkpoints: a value from at or after it is in every window from below.
+  let latestFloor = -Infinity;
   const binding = (from: number, after: number): void => {
+    if (after < 0 && from >= latestFloor) return;
     for (let c = Math.max(0, after); c < states.length; c++) {
       if (from < checkpoints[c].floor || (after >= 0 && from >= checkpoints[c].end)) states[c].valid = false;
     }
@@ -1053,6 +1056,7 @@ function solveStalls(
       state[k++] = drainEnd[id] - shift;
     }
     states.push({ state, stall, valid: true });
+    latestFloor = Math.max(latestFloor, cp.floor);
   };
   for (let q = 0; q < queue.length; q++) {
     const id = queue[q] >> 1;

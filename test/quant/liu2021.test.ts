@@ -169,6 +169,8 @@ describe('liu2021 method', () => {
     expect(parseOptions(options(4)).candidateBits).toEqual([2, 3, 4, 5, 6]);
     expect(parseOptions(options(8)).candidateBits).toEqual([6, 7, 8]);
     expect(parseOptions(options(3)).candidateBits).toEqual([2, 3, 4, 5]);
+    expect(parseOptions(options(4, { candidateBits: '6, 3,4' })).candidateBits).toEqual([3, 4, 6]);
+    expect(parseOptions(options(4, { candidateBits: 4 })).candidateBits).toEqual([4]);
     expect(parseOptions({ wbits: 4, abits: 4, seed: 0 })).toMatchObject({ ranking: true, biasCorrection: true, mixedPrecision: false, rankingWeight: 0.1, candidates: 100, maxIterations: 20 });
   });
 });

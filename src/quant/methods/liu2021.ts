@@ -223,7 +223,8 @@ export function parseOptions(options: MethodOptions): Liu2021Options {
   for (let b = Math.max(2, wbits - 2); b <= Math.min(8, wbits + 2); b++) candidateBits.push(b);
   const given = extra.candidateBits;
   if (given !== undefined) {
-    const list = typeof given === 'string' ? given.split(',').map((s) => Number(s.trim())) : given;
+    // The CLI's --option candidateBits=3,4,5 arrives as a string, a single width as a number.
+    const list = typeof given === 'string' ? given.split(',').map((s) => Number(s.trim())) : typeof given === 'number' ? [given] : given;
     if (!Array.isArray(list) || list.length === 0 || !list.every((b) => Number.isInteger(b) && b >= 2 && b <= 16)) {
       throw fieldError(where, 'candidateBits', 'a non-empty list of integers in 2…16', given);
     }

@@ -5,6 +5,7 @@
  * uniform post-softmax quantization, mixed vs uniform bits at the same mean).
  *
  *   npx tsx scripts/ptq-results.ts [--out reports/ptq] [--limit N] [--workers 2] [--only W4A4]
+ *   npx tsx scripts/ptq-results.ts --out reports/ptq-low-bits --bits W3A3,W2A2   (every variant at these bits: the QAT comparison)
  *
  * Writes <out>/results.csv, results.json and results.md (with the machine, the date and this command),
  * and the quantized models of the table to <out>/models/ (not committed: a rerun makes them again).
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
       limit: { type: 'string' },
       workers: { type: 'string', default: '2' },
       only: { type: 'string' },
+      bits: { type: 'string' },
     },
   });
   const out = values.out as string;
@@ -105,8 +107,9 @@ async function main(): Promise<void> {
     writeResults(out, rows, test.count, workers);
   }
 
+  const bitsOverride = values.bits?.split(',');
   for (const variant of VARIANTS) {
-    for (const bits of variant.bits) {
+    for (const bits of bitsOverride ?? variant.bits) {
       if (values.only !== undefined && bits !== values.only) continue;
       const [wbits, abits] = bits.slice(1).split('A').map(Number);
       const t0 = performance.now();

@@ -10,8 +10,8 @@
  * Each thread that imports this module gets its own instance and memory, so worker threads that
  * split a product by rows need no locking (and, since no thread splits k, stay deterministic).
  */
-import { readFileSync } from 'node:fs';
 import { gemmReference, type GemmShape } from './gemm-reference.js';
+import { align, instantiateKernel } from './wasm-module.js';
 
 export type { GemmShape } from './gemm-reference.js';
 
@@ -55,16 +55,6 @@ function runWasm(a: Float32Array, b: Float32Array, c: Float32Array, shape: GemmS
   c.set(heap.subarray(cPtr >>> 2, (cPtr >>> 2) + m * n));
 }
 
-/**
- * The slice of the WebAssembly JS API used here. The project compiles against lib ES2022 without
- * DOM, and @types/node 20 does not declare the WebAssembly global, so it is typed locally.
- */
-interface WebAssemblyApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WebAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-
 interface KernelExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
@@ -88,14 +78,7 @@ let loaded: Kernel | undefined;
 /** Instantiated on first use, so importing this module costs nothing for code that never multiplies. */
 function instance(): Kernel {
   if (loaded) return loaded;
-  const url = new URL('../../build/wasm/gemm.wasm', import.meta.url);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(url);
-  } catch (cause) {
-    throw new Error(`${url.pathname} is missing: run \`npm run build:wasm\` to compile the GEMM kernel`, { cause });
-  }
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as KernelExports;
+  const exports = instantiateKernel<KernelExports>('gemm', 'GEMM kernel');
   loaded = { exports, base: align(exports.heapBase()), heap: new Float32Array(exports.memory.buffer) };
   return loaded;
 }
@@ -122,7 +105,3 @@ function isCount(x: number): boolean {
   return Number.isInteger(x) && x >= 0;
 }
 
-/** 64-byte alignment: v128 loads never straddle a cache line. */
-function align(bytes: number): number {
-  return Math.ceil(bytes / 64) * 64;
-}

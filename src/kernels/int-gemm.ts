@@ -15,8 +15,8 @@
  * As with the float kernel, operands are copied into the wasm linear memory and c is copied back,
  * and each thread that imports this module gets its own instance and memory.
  */
-import { readFileSync } from 'node:fs';
 import { intGemmBigInt, intGemmReference, type IntGemmShape } from './int-gemm-reference.js';
+import { align, instantiateKernel } from './wasm-module.js';
 
 export type { IntGemmShape } from './int-gemm-reference.js';
 export { intGemmReference } from './int-gemm-reference.js';
@@ -66,16 +66,6 @@ function runWasm(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmSh
   return true;
 }
 
-/**
- * The slice of the WebAssembly JS API used here. The project compiles against lib ES2022 without
- * DOM, and @types/node 20 does not declare the WebAssembly global, so it is typed locally.
- */
-interface WebAssemblyApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WebAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-
 interface KernelExports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
@@ -101,14 +91,7 @@ let loaded: Kernel | undefined;
 /** Instantiated on first use, so importing this module costs nothing for code that never multiplies. */
 function instance(): Kernel {
   if (loaded) return loaded;
-  const url = new URL('../../build/wasm/int-gemm.wasm', import.meta.url);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(url);
-  } catch (cause) {
-    throw new Error(`${url.pathname} is missing: run \`npm run build:wasm\` to compile the integer GEMM kernel`, { cause });
-  }
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as KernelExports;
+  const exports = instantiateKernel<KernelExports>('int-gemm', 'integer GEMM kernel');
   const buffer = exports.memory.buffer;
   loaded = { exports, base: align(exports.heapBase()), i16: new Int16Array(buffer), f64: new Float64Array(buffer) };
   return loaded;
@@ -136,7 +119,3 @@ function isCount(x: number): boolean {
   return Number.isInteger(x) && x >= 0;
 }
 
-/** 64-byte alignment: v128 loads never straddle a cache line. */
-function align(bytes: number): number {
-  return Math.ceil(bytes / 64) * 64;
-}

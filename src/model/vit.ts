@@ -22,7 +22,7 @@ import { attentionBackward, attentionForward, type AttentionShape } from './laye
 import { geluBackwardFromSlope, geluForward, geluForwardKeepSlope } from './layers/gelu.js';
 import { layerNormBackward, layerNormForward } from './layers/layer-norm.js';
 import { linearBackward, linearForward } from './layers/linear.js';
-import { im2col, patchEmbedBackward, patchEmbedForward, type PatchShape } from './layers/patch-embed.js';
+import { addClassAndPosition, im2col, patchEmbedBackward, patchEmbedForward, type PatchShape } from './layers/patch-embed.js';
 import { createRng, truncatedNormal } from './random.js';
 
 /** What one block's backward needs; each field also names the input of a timm layer (for calibration). */
@@ -137,18 +137,8 @@ export function vitForward(
   const embedded = scratchBuffer('forward.embedded', batch * np * d);
   patchEmbedForward(patches, p('patch_embed.proj.weight'), p('patch_embed.proj.bias'), embedded, patchShape, d);
 
-  // x = cat(cls_token, patch tokens) + pos_embed: token 0 of each image is the class token.
   let x = buffer('forward.x', m * d);
-  const cls = p('cls_token');
-  const pos = p('pos_embed');
-  for (let b = 0; b < batch; b++) {
-    for (let j = 0; j < d; j++) x[b * t * d + j] = cls[j] + pos[j];
-    for (let i = 1; i < t; i++) {
-      const dst = (b * t + i) * d;
-      const src = (b * np + i - 1) * d;
-      for (let j = 0; j < d; j++) x[dst + j] = embedded[src + j] + pos[i * d + j];
-    }
-  }
+  addClassAndPosition(embedded, p('cls_token'), p('pos_embed'), x, batch, np, d);
 
   const blocks: BlockActivations[] = [];
   const branch = scratchBuffer('forward.branch', m * d);

@@ -19,7 +19,7 @@ import { softmaxRows } from '../model/layers/attention.js';
 import { geluForward } from '../model/layers/gelu.js';
 import { layerNormForward } from '../model/layers/layer-norm.js';
 import { linearForward } from '../model/layers/linear.js';
-import { im2col } from '../model/layers/patch-embed.js';
+import { addClassAndPosition, im2col } from '../model/layers/patch-embed.js';
 import { dequantizeWeight, fakeQuantArray } from './quantizers.js';
 import type { ActQuant, QuantizedViT, QuantLinear, QuantMatmul, WeightQuant } from './spec.js';
 
@@ -100,16 +100,7 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
   im2col(pixels, patches, { batch, channels: c, imgSize: s, patchSize: config.patchSize });
   const embedded = linear('patch_embed.proj', patches, batch * np, np);
   let x: Float32Array = new Float32Array(m * d);
-  const cls = fp('cls_token');
-  const pos = fp('pos_embed');
-  for (let b = 0; b < batch; b++) {
-    for (let j = 0; j < d; j++) x[b * t * d + j] = cls[j] + pos[j];
-    for (let i = 1; i < t; i++) {
-      const dst = (b * t + i) * d;
-      const src = (b * np + i - 1) * d;
-      for (let j = 0; j < d; j++) x[dst + j] = embedded[src + j] + pos[i * d + j];
-    }
-  }
+  addClassAndPosition(embedded, fp('cls_token'), fp('pos_embed'), x, batch, np, d);
   x = residual(0, x);
 
   const normed = new Float32Array(m * d);

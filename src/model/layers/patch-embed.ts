@@ -58,3 +58,19 @@ function rowsOf({ batch, imgSize, patchSize }: PatchShape): number {
 function colsOf({ channels, patchSize }: PatchShape): number {
   return channels * patchSize * patchSize;
 }
+
+/**
+ * x = cat(cls_token, patch tokens) + pos_embed: token 0 of each image is the class token.
+ * embedded [B·Np, D] → x [B·(Np + 1), D] (overwritten).
+ */
+export function addClassAndPosition(embedded: Float32Array, cls: Float32Array, pos: Float32Array, x: Float32Array, batch: number, patches: number, dim: number): void {
+  const t = patches + 1;
+  for (let b = 0; b < batch; b++) {
+    for (let j = 0; j < dim; j++) x[b * t * dim + j] = cls[j] + pos[j];
+    for (let i = 1; i < t; i++) {
+      const dst = (b * t + i) * dim;
+      const src = (b * patches + i - 1) * dim;
+      for (let j = 0; j < dim; j++) x[dst + j] = embedded[src + j] + pos[i * dim + j];
+    }
+  }
+}

@@ -86,12 +86,12 @@ for (const { file, r } of [...records].sort(byBits)) {
   lines.push(`| W${r.wbits}A${r.abits} | ${label(r)} | ${e ? pct(e.integerAccuracy) : '–'} | ${e ? pct(e.fakeQuantAccuracy) : '–'} | ${e?.testImages ?? '–'} | ${recipe} | ${r.trainSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(0)} | ${file} | ${bestPtq(r.wbits)} |`);
 }
 lines.push('');
-lines.push('| bits | OFQ | CGA window steps | frozen (mean) | flips/step in window | reversals/step in window | flips/step before | reversals/step before |');
-lines.push('|---|---|---|---|---|---|---|---|');
+lines.push('| bits | OFQ | peak lr | CGA window steps | frozen (mean) | flips/step in window | reversals/step in window | flips/step before | reversals/step before |');
+lines.push('|---|---|---|---|---|---|---|---|---|');
 for (const { r } of records.filter((x) => x.r.method === 'ofq').sort(byBits)) {
   const { main, late } = r.oscillation;
   const f = (v: number): string => `${(100 * v).toFixed(4)} %`;
-  lines.push(`| W${r.wbits}A${r.abits} | ${r.options.cga.enabled ? `CGA (BR ${r.options.cga.boundaryRange})` : 'no CGA'} | ${late.steps} | ${pct(r.frozenFraction)} | ${f(late.flipRate)} | ${f(late.oscillationRate)} | ${f(main.flipRate)} | ${f(main.oscillationRate)} |`);
+  lines.push(`| W${r.wbits}A${r.abits} | ${r.options.cga.enabled ? `CGA (BR ${r.options.cga.boundaryRange})` : 'no CGA'} | ${r.options.lr} | ${late.steps} | ${pct(r.frozenFraction)} | ${f(late.flipRate)} | ${f(late.oscillationRate)} | ${f(main.flipRate)} | ${f(main.oscillationRate)} |`);
 }
 if (ptq.length > 0) {
   lines.push('');

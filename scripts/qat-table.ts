@@ -6,6 +6,9 @@
  *   npx tsx scripts/qat-table.ts --ptq [dir]      first run the post-training methods at W4A4, W3A3, W2A2
  *                                                 (256 calibration images, seed 0, integer engine on the whole
  *                                                 test split) into <dir>/ptq-baselines.json, then print
+ *   npx tsx scripts/qat-table.ts --ptq-edges      uniform and PTQ4ViT at W3A3 and W2A2 with patch_embed and head
+ *                                                 taken from the same method at W8A8 (the QAT models' 8-bit
+ *                                                 edges), printed as JSON lines
  *
  * Table 1: test accuracy of the integer engine and of fake-quant per method and bit-width, with the
  * fine-tuning recipe and time, and the best post-training method at the same bits. Table 2: OFQ's
@@ -59,6 +62,7 @@ const runPtq = process.argv.includes('--ptq');
 const dir = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'workloads/models/qat';
 const ptqFile = join(dir, 'ptq-baselines.json');
 if (runPtq) await ptqBaselines();
+if (process.argv.includes('--ptq-edges')) await ptqWithEightBitEdges();
 const ptq: PtqRow[] = existsSync(ptqFile) ? (JSON.parse(readFileSync(ptqFile, 'utf8')) as { rows: PtqRow[] }).rows : [];
 const records = readdirSync(dir)
   .filter((f) => f.endsWith('.record.json'))
@@ -125,6 +129,24 @@ async function ptqBaselines(): Promise<void> {
       }
       process.stderr.write(`${JSON.stringify(rows[rows.length - 1])}\n`);
       writeFileSync(ptqFile, `${JSON.stringify({ command: 'npx tsx scripts/qat-table.ts --ptq', calibration: 256, seed: 0, rows }, null, 2)}\n`);
+    }
+  }
+}
+
+/** PTQ at 2 and 3 bits with QAT's 8-bit patch embedding and head, so the comparison is like for like. */
+async function ptqWithEightBitEdges(): Promise<void> {
+  const { config, params } = loadCheckpoint('workloads/models/vit-fashion-mnist.safetensors');
+  const test = loadDataset('fashion-mnist', 'test');
+  const calib = loadCalibrationSet('fashion-mnist', 256, 0);
+  for (const [name, method] of [['uniform', quantizeUniform], ['ptq4vit', ptq4vit]] as const) {
+    const w8 = method(config, params, calib, { wbits: 8, abits: 8, seed: 0 });
+    for (const bits of [2, 3]) {
+      const q = method(config, params, calib, { wbits: bits, abits: bits, seed: 0 });
+      for (const op of ['patch_embed.proj', 'head']) q.ops.set(op, w8.ops.get(op) as NonNullable<ReturnType<typeof w8.ops.get>>);
+      const { predictions } = await evaluateInteger(q, test);
+      let correct = 0;
+      for (let i = 0; i < test.count; i++) if (predictions[i] === test.labels[i]) correct++;
+      process.stdout.write(`${JSON.stringify({ method: name, bits, edges: 8, accuracy: correct / test.count, testImages: test.count })}\n`);
     }
   }
 }

@@ -86,7 +86,7 @@ const bestPtq = (bits: number): string => {
 };
 for (const { file, r } of [...records].sort(byBits)) {
   const e = r.evaluation;
-  const recipe = `${r.options.epochs} ep × ${r.trainImages} img, ${r.steps} steps of ${r.options.batchSize}, lr ${r.options.lr}`;
+  const recipe = `${r.options.epochs} ep × ${r.trainImages} img, ${r.steps} steps of ${r.options.batchSize}, lr ${r.options.lr}, seed ${(r.options as { seed?: number }).seed ?? 0}`;
   lines.push(`| W${r.wbits}A${r.abits} | ${label(r)} | ${e ? pct(e.integerAccuracy) : '–'} | ${e ? pct(e.fakeQuantAccuracy) : '–'} | ${e?.testImages ?? '–'} | ${recipe} | ${r.trainSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(0)} | ${file} | ${bestPtq(r.wbits)} |`);
 }
 lines.push('');

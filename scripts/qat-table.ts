@@ -43,7 +43,7 @@ interface QatRecord {
   steps: number;
   trainSeconds: number;
   wallSeconds: number;
-  options: { epochs: number; batchSize: number; lr: number; cga: { enabled: boolean; fraction: number; boundaryRange: number } };
+  options: { seed: number; epochs: number; batchSize: number; lr: number; cga: { enabled: boolean; fraction: number; boundaryRange: number } };
   oscillation: { main: OscillationStats; late: OscillationStats };
   frozenFraction: number;
   evaluation: { testImages: number; integerAccuracy: number; fakeQuantAccuracy: number; integerOverflows: number } | null;
@@ -86,7 +86,7 @@ const bestPtq = (bits: number): string => {
 };
 for (const { file, r } of [...records].sort(byBits)) {
   const e = r.evaluation;
-  const recipe = `${r.options.epochs} ep × ${r.trainImages} img, ${r.steps} steps of ${r.options.batchSize}, lr ${r.options.lr}, seed ${(r.options as { seed?: number }).seed ?? 0}`;
+  const recipe = `${r.options.epochs} ep × ${r.trainImages} img, ${r.steps} steps of ${r.options.batchSize}, lr ${r.options.lr}, seed ${r.options.seed}`;
   lines.push(`| W${r.wbits}A${r.abits} | ${label(r)} | ${e ? pct(e.integerAccuracy) : '–'} | ${e ? pct(e.fakeQuantAccuracy) : '–'} | ${e?.testImages ?? '–'} | ${recipe} | ${r.trainSeconds.toFixed(0)} | ${r.wallSeconds.toFixed(0)} | ${file} | ${bestPtq(r.wbits)} |`);
 }
 lines.push('');

@@ -6,6 +6,7 @@ import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { gemmCommand } from './gemm.js';
 import { mergeCommand } from './merge.js';
+import { qatCommand } from './qat.js';
 import { quantizeCommand } from './quantize.js';
 import { reportCommand } from './report.js';
 import { scalesimCommand } from './scalesim.js';
@@ -19,6 +20,7 @@ export function withCommands(parser: Argv): Argv {
     .command(demoCommand)
     .command(trainCommand)
     .command(quantizeCommand)
+    .command(qatCommand)
     .command(evalCommand)
     .command(traceCommand)
     .command(archCommand)

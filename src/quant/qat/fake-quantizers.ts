@@ -173,10 +173,10 @@ export function thresholdBackward(q: ThresholdAct, grad: ThresholdActGrad, x: Fl
   const step = q.step[0];
   const a = new Float64Array(levels);
   for (let i = 0; i < levels; i++) a[i] = bounds[i + 1] - bounds[i];
-  // dSegmentSlope[i]: Σ over elements in segment i of dOut·∂ỹ/∂B_i, which every B_k with k ≤ i… feeds.
+  // dSegmentSlope[i]: Σ over the elements in segment i of dOut·∂ỹ/∂B_i (∂ỹ/∂B_i = −step/a_i);
+  // B_i depends on the start and on every a_j with j < i, which the loop after this one adds up.
   const dSegmentSlope = new Float64Array(levels);
   const dIntervals = new Float64Array(levels);
-  let dStart = 0;
   let dStep = 0;
   let dOffset = 0;
   for (let e = 0; e < n; e++) {
@@ -201,8 +201,7 @@ export function thresholdBackward(q: ThresholdAct, grad: ThresholdActGrad, x: Fl
     dIntervals[i] += later;
     later += dSegmentSlope[i];
   }
-  dStart = later;
-  grad.start[0] += dStart;
+  grad.start[0] += later;
   for (let i = 0; i < levels; i++) if (q.intervals[i] >= q.minInterval) grad.intervals[i] += dIntervals[i];
   if (q.zeroPoint === undefined) {
     grad.step[0] += dStep;

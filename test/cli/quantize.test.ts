@@ -61,6 +61,7 @@ describe('vitsim quantize', () => {
       [{ option: ['scale=best'] }, /^uniform: option scale must be 'minmax', 'percentile', 'mse' or 'cosine', got "best"$/],
       [{ option: ['colour=blue'] }, /^uniform: unknown option "colour"/],
       [{ method: 'magic' }, /^--method must be one of uniform, .*got "magic"$/],
+      [{ method: 'n2uq' }, /^--method n2uq is quantization-aware training: run vitsim qat --method n2uq and use the model file it writes \(post-training methods here: uniform, ptq4vit, noisyquant, liu2021\)$/],
       [{ model: join(dir, 'missing.safetensors') }, /missing\.safetensors: cannot read file \(no such file or directory\)$/],
     ];
     for (const [override, expected] of cases) {

@@ -18,6 +18,9 @@ export const QUANT_METHOD_FUNCTIONS: Partial<Record<QuantMethod, QuantizeMethod>
   liu2021,
 };
 
+/** Methods that fine-tune (vitsim qat, src/quant/qat/); the others calibrate post-training. */
+export const QAT_METHODS: readonly QuantMethod[] = ['n2uq', 'ofq', 'lsq'];
+
 /** The methods that can run now, in spec.ts's order. */
 export function availableMethods(): QuantMethod[] {
   return QUANT_METHODS.filter((m) => QUANT_METHOD_FUNCTIONS[m] !== undefined);
@@ -29,6 +32,10 @@ export function quantizeWith(method: string, config: ViTConfig, params: ViTParam
     throw new UserError(`--method must be one of ${QUANT_METHODS.join(', ')}, got ${describe(method)}`);
   }
   const run = QUANT_METHOD_FUNCTIONS[method as QuantMethod];
+  if (!run && QAT_METHODS.includes(method as QuantMethod)) {
+    // Fine-tuning takes minutes and a training recipe, not a calibration set: it has its own command.
+    throw new UserError(`--method ${method} is quantization-aware training: run vitsim qat --method ${method} and use the model file it writes (post-training methods here: ${availableMethods().join(', ')})`);
+  }
   if (!run) throw new UserError(`--method ${method} is not built yet (available: ${availableMethods().join(', ')})`);
   return run(config, params, calib, options);
 }

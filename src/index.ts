@@ -33,6 +33,13 @@ export { fakeQuantForward, fakeQuantLogits, FLOAT_NONLINEARS, type Nonlinears } 
 export { readQuantizedModel, writeQuantizedModel } from './quant/qmodel-file.js';
 export { readTypedSafetensors, writeTypedSafetensors } from './model/safetensors.js';
 
+// quant: quantization-aware training
+export { qatLsq } from './quant/methods/lsq.js';
+export { qatN2uq } from './quant/methods/n2uq.js';
+export { qatOfq } from './quant/methods/ofq.js';
+export { runQat, type QatRun } from './quant/qat/run.js';
+export { trainQat, QAT_DEFAULTS, type QatOptions, type QatResult } from './quant/qat/train.js';
+
 // functional: the bit-exact integer engine
 export { compileProgram, GELU_INPUT_BITS, type IntegerProgram, type CompileOptions, type NonlinearSet } from './integer/compile.js';
 export { integerForward, type IntegerForwardResult, type IntegerForwardOptions, type OperandTallies } from './integer/engine.js';

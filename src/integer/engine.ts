@@ -9,7 +9,7 @@ import { accumulate, OverflowCounter } from './accumulator.js';
 import type { BlockProgram, IntegerProgram, LinearStage, ResidualAdd, SoftmaxKernel } from './compile.js';
 import { iSoftmaxRow } from './ibert.js';
 import { iLayerNormRow, shiftmaxRow } from './ivit.js';
-import { isTwin, quantizeRows, type OperandTally, type QuantizerUnit } from './quantizer-unit.js';
+import { isTwin, observeThreshold, quantizeRows, type OperandTally, type QuantizerUnit, type ThresholdObservation } from './quantizer-unit.js';
 import { requantizeAt, requantizeSumAt } from './requant.js';
 import { combineTwin } from './twin.js';
 
@@ -26,8 +26,16 @@ export interface IntegerForwardResult {
   stats?: OperandTallies;
 }
 
+/** Sees every threshold unit's pre-quant values and codes, per GEMM operand it feeds. */
+export type QuantizeObserver = (op: string, operand: 'a' | 'b', event: ThresholdObservation) => void;
+
 export interface IntegerForwardOptions {
   stats?: boolean;
+  /**
+   * Called after every threshold unit (N2UQ) has quantized an operand (P once per image and head),
+   * for checks against the float quantizer. Absent, the datapath does no extra work.
+   */
+  onQuantize?: QuantizeObserver;
 }
 
 /** pixels [batch, C, H, W] raw in [0, 1] → logits of the integer datapath. */
@@ -36,7 +44,7 @@ export function integerForward(program: IntegerProgram, pixels: Float32Array, ba
   const imageSize = config.inChans * config.imgSize * config.imgSize;
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`integerForward: batch must be a positive integer, got ${batch}`);
   if (pixels.length !== batch * imageSize) throw new RangeError(`integerForward: pixels hold ${pixels.length} floats, expected ${batch}·${imageSize}`);
-  const run = new Run(program, batch, options.stats === true);
+  const run = new Run(program, batch, options.stats === true, options.onQuantize);
   const m = batch * t;
 
   // Patch embedding → residual[0]; the class token's row is a compiled constant.
@@ -76,7 +84,7 @@ class Run {
   readonly tallies?: OperandTallies;
   private readonly m: number;
 
-  constructor(private readonly program: IntegerProgram, private readonly batch: number, stats: boolean) {
+  constructor(private readonly program: IntegerProgram, private readonly batch: number, stats: boolean, private readonly observer?: QuantizeObserver) {
     this.m = batch * program.tokens;
     if (stats) this.tallies = new Map();
   }
@@ -121,6 +129,11 @@ class Run {
     quantizeRows(blk.q, qkv, m, t, qCodes, undefined, this.operandTally(prefix + 'attn.qk', 'a'), 3 * d, 0);
     quantizeRows(blk.k, qkv, m, t, kCodes, undefined, this.operandTally(prefix + 'attn.qk', 'b'), 3 * d, d);
     quantizeRows(blk.v, qkv, m, t, vCodes, undefined, this.operandTally(prefix + 'attn.pv', 'b'), 3 * d, 2 * d);
+    if (this.observer) {
+      this.observe(blk.q, qkv, m, t, qCodes, prefix + 'attn.qk', 'a', 3 * d, 0);
+      this.observe(blk.k, qkv, m, t, kCodes, prefix + 'attn.qk', 'b', 3 * d, d);
+      this.observe(blk.v, qkv, m, t, vCodes, prefix + 'attn.pv', 'b', 3 * d, 2 * d);
+    }
     const qh = scratch16('qh', t * hd);
     const kh = scratch16('kh', t * hd);
     const vh = scratch16('vh', t * hd);
@@ -142,6 +155,7 @@ class Run {
         accumulate(qh, kh, scores, { m: t, k: hd, n: t, transB: true }, acc, this.counter, prefix + 'attn.qk');
         softmaxRows(blk.softmax, scores, probs, t, rowScratch);
         quantizeRows(blk.p, probs, t, 1, pMain, pHigh, pTally);
+        if (this.observer) this.observe(blk.p, probs, t, 1, pMain, prefix + 'attn.pv', 'a');
         accumulate(pMain, vh, out, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
         if (pHigh && outHigh) {
           accumulate(pHigh, vh, outHigh, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
@@ -185,6 +199,7 @@ class Run {
     const main = scratch16(`${op}.main`, rows * unit.channels);
     const high = isTwin(unit) ? scratch16(`${op}.high`, rows * unit.channels) : undefined;
     quantizeRows(unit, z, rows, period, main, high, this.operandTally(op, 'a'));
+    if (this.observer) this.observe(unit, z, rows, period, main, op, 'a');
     return high ? { main, high } : { main };
   }
 
@@ -213,6 +228,11 @@ class Run {
         residual[row + c] = v < add.lo ? add.lo : v > add.hi ? add.hi : v;
       }
     }
+  }
+
+  /** Hands a threshold unit's work to the observer (other kinds are not observed). */
+  private observe(unit: QuantizerUnit, z: Float64Array, rows: number, period: number, main: Int16Array, op: string, operand: 'a' | 'b', stride?: number, offset?: number): void {
+    if (this.observer && unit.kind === 'threshold') this.observer(op, operand, observeThreshold(unit, z, rows, period, main, stride, offset));
   }
 
   operandTally(op: string, operand: 'a' | 'b'): OperandTally | undefined {

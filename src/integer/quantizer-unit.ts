@@ -17,7 +17,7 @@
  * twin kinds the magnitude, split by flag into two operand arrays (`main` = small step or negative
  * range, `high` = large step or positive range).
  */
-import type { ActQuant } from '../quant/spec.js';
+import type { ActQuant, ThresholdQuant } from '../quant/spec.js';
 import { noiseAdderTable } from './noise-adder.js';
 import { dyadic, dyadicOf, dyadicTable, requantize, requantizeAt, requantizeExactAt, type Dyadic, type DyadicTable } from './requant.js';
 import { thresholdCode, thresholdUnit, type ThresholdUnit } from './threshold-unit.js';
@@ -37,7 +37,13 @@ interface UnitCommon {
 
 export type QuantizerUnit =
   | (UnitCommon & { kind: 'uniform'; table: DyadicTable; zeroPoint: number; lo: number; hi: number; operandOffset: number })
-  | (UnitCommon & { kind: 'threshold'; units: ThresholdUnit[]; operandOffset: number })
+  | (UnitCommon & {
+      kind: 'threshold'; units: ThresholdUnit[]; operandOffset: number;
+      /** Real scale of the input at (token, channel), [tokens × channels]: what observers dequantize with. */
+      inScale: Float64Array;
+      /** The quantizer the comparator bank was compiled from. */
+      source: ThresholdQuant;
+    })
   | (UnitCommon & { kind: 'twin-softmax'; split: number; small: Dyadic; large: Dyadic; top: number })
   | (UnitCommon & { kind: 'twin-gelu'; sign: number; neg: DyadicTable; pos: DyadicTable; half: number });
 
@@ -92,7 +98,7 @@ export function compileUnit(q: ActQuant, scale: InputScale, shape: UnitShape, wh
       }
       const units = Array.from(inScale, (s) => thresholdUnit(q.thresholds, s));
       return {
-        unit: { ...common, kind: 'threshold', units, operandOffset: role === 'matmul' ? zp : 0 },
+        unit: { ...common, kind: 'threshold', units, operandOffset: role === 'matmul' ? zp : 0, inScale, source: q },
         meaning: { step: Float64Array.of(q.step), zeroPoint: role === 'matmul' ? 0 : zp },
       };
     }
@@ -262,4 +268,44 @@ function addTable(q: ActQuant, inScale: Float64Array, tokens: number, channels: 
     }
   }
   return any ? out : undefined;
+}
+
+/**
+ * What a threshold unit did to one batch of rows, for observers (integerForward's `onQuantize`):
+ * the real value of element e is values[e]·scales[e], and codes[e] must equal the float quantizer's
+ * count of `source.thresholds` strictly below it. Built only when someone observes.
+ */
+export interface ThresholdObservation {
+  kind: 'threshold';
+  rows: number;
+  channels: number;
+  /** Pre-quant integers as the lane compares them (z plus the unit's adder), [rows × channels]. */
+  values: Float64Array;
+  /** Real input scale of each value, [rows × channels]. */
+  scales: Float64Array;
+  /** The quantizer the unit was compiled from. */
+  source: ThresholdQuant;
+  /** Codes produced (operand plus the integer offset removed for a matmul), [rows × channels]. */
+  codes: Int32Array;
+}
+
+/** The observation of quantizeRows(unit, z, rows, period, main, …, stride, offset) once it has run. */
+export function observeThreshold(
+  unit: Unit<'threshold'>, z: Float64Array, rows: number, period: number, main: Int16Array, stride = unit.channels, offset = 0,
+): ThresholdObservation {
+  const { channels: ch, add, inScale, operandOffset } = unit;
+  const values = new Float64Array(rows * ch);
+  const scales = new Float64Array(rows * ch);
+  const codes = new Int32Array(rows * ch);
+  for (let r = 0; r < rows; r++) {
+    const base = unit.tokens === 1 ? 0 : ((r % period) % unit.tokens) * ch;
+    for (let c = 0; c < ch; c++) {
+      const e = r * ch + c;
+      const src = r * stride + offset + c;
+      values[e] = add ? z[src] + add[base + c] : z[src];
+      scales[e] = inScale[base + c];
+      codes[e] = main[e] + operandOffset;
+    }
+  }
+  return { kind: 'threshold', rows, channels: ch, values, scales, source: unit.source, codes };
 }

@@ -15,7 +15,7 @@ export interface NoiseWork {
 
 /** Cycles, additions and table reads to add noise to `elements` values over `channels` channels; `where` names the op in refusals. */
 export function noiseWork(unit: NoiseAdder, elements: number, channels: number, where: string): NoiseWork {
-  if (unit.lanes === 0) throw new UserError(`${where} needs a noise adder (NoisyQuant quantizer), but the design has none (noise.lanes is 0)`);
+  if (unit.lanes === 0) throw new UserError(`${where} needs a noise adder (NoisyQuant quantizer), but the design has none (noise.lanes is 0; add a noise adder to the arch file, as the bitfusion-16x32 preset has)`);
   if (channels > unit.tableEntries) {
     throw new UserError(`${where} has ${channels} input channels, but noise.tableEntries holds ${unit.tableEntries} noise values`);
   }

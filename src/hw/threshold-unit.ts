@@ -15,7 +15,7 @@ export interface ThresholdWork {
 
 /** Cycles and comparator evaluations to threshold-quantise `elements` values to `levels` levels; `where` names the op in refusals. */
 export function thresholdWork(unit: ThresholdUnit, elements: number, levels: number, where: string): ThresholdWork {
-  if (unit.lanes === 0) throw new UserError(`${where} needs a threshold unit (N2UQ quantizer), but the design has none (threshold.lanes is 0)`);
+  if (unit.lanes === 0) throw new UserError(`${where} needs a threshold unit (N2UQ quantizer), but the design has none (threshold.lanes is 0; add a threshold unit to the arch file, as the bitfusion-16x32 preset has)`);
   const bank = 2 ** unit.maxBits - 1;
   if (levels - 1 > bank) {
     throw new UserError(`${where} needs ${levels - 1} thresholds per lane, but threshold.maxBits ${unit.maxBits} gives ${bank} comparators`);

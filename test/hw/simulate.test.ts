@@ -166,10 +166,10 @@ describe('whole-trace simulation', () => {
     const tpu = loadArch('tpu-v1');
     const needs = (name: string, quant: GemmOp['actQuant']): Trace => edited((op) => (op.name === name ? ({ ...op, actQuant: quant } as GemmOp) : op));
     expect(refusal(() => simulateTrace(tpu, needs('blocks.0.mlp.fc2', { kind: 'threshold', levels: 16 })))).toBe(
-      'tpu-v1: ops[12] (blocks.0.mlp.fc2) operand A needs a threshold unit (N2UQ quantizer), but the design has none (threshold.lanes is 0)',
+      'tpu-v1: ops[12] (blocks.0.mlp.fc2) operand A needs a threshold unit (N2UQ quantizer), but the design has none (threshold.lanes is 0; add a threshold unit to the arch file, as the bitfusion-16x32 preset has)',
     );
     expect(refusal(() => simulateTrace(tpu, needs('blocks.0.attn.qkv', { kind: 'noisy' })))).toBe(
-      'tpu-v1: ops[3] (blocks.0.attn.qkv) operand A needs a noise adder (NoisyQuant quantizer), but the design has none (noise.lanes is 0)',
+      'tpu-v1: ops[3] (blocks.0.attn.qkv) operand A needs a noise adder (NoisyQuant quantizer), but the design has none (noise.lanes is 0; add a noise adder to the arch file, as the bitfusion-16x32 preset has)',
     );
     expect(refusal(() => simulateTrace(tpu, needs('blocks.0.attn.pv', { kind: 'twin-uniform' })))).toBe(
       'tpu-v1: ops[6] (blocks.0.attn.pv) operand A is twin-uniform (PTQ4ViT), but the design has no twin-uniform support (twinUniform is false)',

@@ -12,6 +12,7 @@
  */
 import { cpus } from 'node:os';
 import { intGemm, intGemmWasm, type IntGemmShape } from '../src/kernels/int-gemm.js';
+import { bestSecondsPerCall } from './timing.js';
 
 type Kernel = (a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape) => void;
 
@@ -86,23 +87,9 @@ function naiveLoop(a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemm
 function gmacs(kernel: Kernel, shape: IntGemmShape, limit: number, count: number, batches: number): number {
   const { m, k, n } = shape;
   const a = filled(count * m * k, limit, 1), b = filled(count * k * n, limit, 2), c = new Float64Array(count * m * n);
-  kernel(a, b, c, shape); // warm-up: JIT tiers and wasm instantiation stay out of the timing
-  let calls = 1;
-  while (busySeconds(() => { for (let r = 0; r < calls; r++) kernel(a, b, c, shape); }) < 0.03) calls *= 2;
-  let best = Infinity;
-  for (let batch = 0; batch < batches; batch++) {
-    best = Math.min(best, busySeconds(() => { for (let r = 0; r < calls; r++) kernel(a, b, c, shape); }) / calls);
-  }
-  return (count * m * k * n) / best / 1e9;
+  return (count * m * k * n) / bestSecondsPerCall(() => kernel(a, b, c, shape), batches) / 1e9;
 }
 
-function busySeconds(work: () => void): number {
-  const wall0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  work();
-  const cpu = process.cpuUsage(cpu0);
-  return Math.min((performance.now() - wall0) / 1e3, (cpu.user + cpu.system) / 1e6);
-}
 
 /** Integers spread over [−limit, limit] (clamped to i16), with both extremes present. */
 function filled(length: number, limit: number, phase: number): Int16Array {

@@ -9,6 +9,7 @@
  */
 import { gemm, gemmWasm } from '../src/kernels/gemm.js';
 import { gemmReference, type GemmShape } from '../src/kernels/gemm-reference.js';
+import { bestSecondsPerCall } from './timing.js';
 
 type Kernel = (a: Float32Array, b: Float32Array, c: Float32Array, shape: GemmShape) => void;
 
@@ -90,23 +91,9 @@ function naiveLoop(a: Float32Array, b: Float32Array, c: Float32Array, shape: Gem
 function gmacs(kernel: Kernel, shape: GemmShape, count: number, batches: number): number {
   const { m, k, n } = shape;
   const a = filled(count * m * k), b = filled(count * k * n), c = filled(count * m * n);
-  kernel(a, b, c, shape); // warm-up: JIT tiers and wasm instantiation stay out of the timing
-  let calls = 1;
-  while (busySeconds(() => { for (let r = 0; r < calls; r++) kernel(a, b, c, shape); }) < 0.03) calls *= 2;
-  let best = Infinity;
-  for (let batch = 0; batch < batches; batch++) {
-    best = Math.min(best, busySeconds(() => { for (let r = 0; r < calls; r++) kernel(a, b, c, shape); }) / calls);
-  }
-  return (count * m * k * n) / best / 1e9;
+  return (count * m * k * n) / bestSecondsPerCall(() => kernel(a, b, c, shape), batches) / 1e9;
 }
 
-function busySeconds(work: () => void): number {
-  const wall0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  work();
-  const cpu = process.cpuUsage(cpu0);
-  return Math.min((performance.now() - wall0) / 1e3, (cpu.user + cpu.system) / 1e6);
-}
 
 function filled(length: number): Float32Array {
   const out = new Float32Array(length);

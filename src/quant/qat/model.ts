@@ -21,7 +21,7 @@ import { geluBackward, geluForward } from '../../model/layers/gelu.js';
 import { layerNormBackward, layerNormForward } from '../../model/layers/layer-norm.js';
 import { linearBackward, linearForward } from '../../model/layers/linear.js';
 import { gemm } from '../../model/layers/matmul.js';
-import { im2col } from '../../model/layers/patch-embed.js';
+import { addClassAndPosition, im2col } from '../../model/layers/patch-embed.js';
 import { flatLayout, flattenParams, paramsFromFlat, type FlatLayout } from '../../model/train.js';
 import {
   lsqBackward, lsqForward, lsqWeightBackward, lsqWeightForward, n2uqWeightBackward, statsqForward, thresholdBackward, thresholdForward,
@@ -293,16 +293,7 @@ export function qatForward(
   const embedded = new Float32Array(batch * np * d);
   linearForward(patches, weights.get('patch_embed.proj') as Float32Array, p('patch_embed.proj.bias'), embedded, batch * np, fanIn, d);
   let x = new Float32Array(m * d);
-  const cls = p('cls_token');
-  const pos = p('pos_embed');
-  for (let b = 0; b < batch; b++) {
-    for (let j = 0; j < d; j++) x[b * t * d + j] = cls[j] + pos[j];
-    for (let i = 1; i < t; i++) {
-      const dst = (b * t + i) * d;
-      const src = (b * np + i - 1) * d;
-      for (let j = 0; j < d; j++) x[dst + j] = embedded[src + j] + pos[i * d + j];
-    }
-  }
+  addClassAndPosition(embedded, p('cls_token'), p('pos_embed'), x, batch, np, d);
 
   const blocks: BlockRecord[] = [];
   const scale = 1 / Math.sqrt(hd);

@@ -90,7 +90,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
 /** The whole command short of printing, so other commands (quantize, later) can reuse the steps. */
 export async function runEval(args: EvalArgs): Promise<EvalReport> {
   checkCount('--batch', args.batch, 1);
-  if (args.limit !== undefined) checkCount('--limit', args.limit, 0);
+  if (args.limit !== undefined) checkCount('--limit', args.limit, 1);
   const override = args.config === undefined ? undefined : parseConfigJson(readText(args.config), args.config);
   const { config, params, metadata } = loadCheckpoint(args.model, { config: override });
   const dataset = datasetOf(args.dataset, metadata[DATASET_KEY], args.model);
@@ -166,7 +166,7 @@ async function classifyFakeQuant(q: QuantizedViT, set: ImageSet, batch: number):
   return logits;
 }
 
-/** [count, numClasses] logits of every image of the set, a batch at a time (the float model; --engine will choose another here). */
+/** [count, numClasses] logits of the float model for every image of the set, a batch at a time. */
 async function classify(config: ViTConfig, params: ViTParams, set: ImageSet, batch: number): Promise<Float32Array> {
   const imageSize = set.channels * set.height * set.width;
   const logits = new Float32Array(set.count * config.numClasses);

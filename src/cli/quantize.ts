@@ -12,7 +12,7 @@ import { DATASET_NAMES, IMAGE_SIDE, NUM_CLASSES, type DatasetName } from '../mod
 import { loadCalibrationSet } from '../quant/calibration.js';
 import { quantizeWith } from '../quant/methods/index.js';
 import { writeQuantizedModel } from '../quant/qmodel-file.js';
-import { QUANT_METHODS, type QuantizedViT } from '../quant/spec.js';
+import { POST_TRAINING_METHODS, type QuantizedViT } from '../quant/spec.js';
 
 export interface QuantizeArgs {
   model: string;
@@ -49,7 +49,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     y
       .option('model', { type: 'string', demandOption: true, describe: 'float .safetensors checkpoint' })
       .option('config', { type: 'string', describe: 'JSON model config for a checkpoint without vitsim.config (see docs/checkpoints.md)' })
-      .option('method', { type: 'string', demandOption: true, choices: QUANT_METHODS, describe: 'quantization method (docs/quant-format.md)' })
+      .option('method', { type: 'string', demandOption: true, describe: `post-training method: ${POST_TRAINING_METHODS.join(', ')} (QAT methods: vitsim qat)` })
       .option('wbits', { type: 'number', demandOption: true, describe: 'weight bits (2–16)' })
       .option('abits', { type: 'number', demandOption: true, describe: 'activation bits (2–16)' })
       .option('calib', { type: 'number', default: 256, describe: 'calibration images, drawn from the train split' })

@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, UserError } from '../config/errors.js';
+import { POST_TRAINING_METHODS } from '../quant/spec.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
 import { axisValues, SWEEP_METHODS, type AxisSpec, type SweepMethod } from './axes.js';
 import { loadWorkload } from '../trace/workload.js';
@@ -135,6 +136,7 @@ export function parseSweep(data: unknown, file: string, options: { resolved?: bo
   if (spec.accuracy.source === 'measured' && loadWorkload(spec.workload).checkpoint === undefined) {
     throw new UserError(`${file}: accuracy.source measured needs a workload with a shipped checkpoint; ${spec.workload} has none (use literature)`);
   }
+  if (spec.accuracy.source === 'measured') checkMeasurableMethods(spec, values, file);
   return spec;
 }
 
@@ -283,3 +285,20 @@ function sweepSchema(): object {
   return schemaCache;
 }
 
+/**
+ * Measured accuracy calibrates each point's method on the spot, which only the post-training methods
+ * can do; a QAT method or a literature-only one is refused before any point runs.
+ */
+function checkMeasurableMethods(spec: SweepSpec, values: readonly (readonly ParamValue[])[], file: string): void {
+  const measurable = POST_TRAINING_METHODS as readonly string[];
+  const why = `for measured accuracy (post-training methods; QAT models come from vitsim qat)`;
+  if (!measurable.includes(spec.quant.method)) {
+    throw new UserError(`${file}: quant.method must be one of ${measurable.join(', ')} ${why}, got ${describe(spec.quant.method)}`);
+  }
+  spec.axes.forEach((axis, i) => {
+    if (axis.name !== 'quant.method') return;
+    values[i].forEach((v, j) => {
+      if (!measurable.includes(String(v))) throw new UserError(`${file}: axes[${i}].values[${j}] (quant.method) must be one of ${measurable.join(', ')} ${why}, got ${describe(v)}`);
+    });
+  });
+}

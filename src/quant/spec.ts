@@ -31,6 +31,10 @@ export type QuantMethod = 'uniform' | 'ptq4vit' | 'noisyquant' | 'liu2021' | 'n2
 
 export const QUANT_METHODS: readonly QuantMethod[] = ['uniform', 'ptq4vit', 'noisyquant', 'liu2021', 'n2uq', 'ofq', 'lsq'];
 
+/** Methods that fine-tune (vitsim qat, src/quant/qat/); the others calibrate post-training (vitsim quantize). */
+export const QAT_METHODS: readonly QuantMethod[] = ['n2uq', 'ofq', 'lsq'];
+export const POST_TRAINING_METHODS: readonly QuantMethod[] = QUANT_METHODS.filter((m) => !QAT_METHODS.includes(m));
+
 /** What is added per channel before the quantizer and after it. */
 export interface ActAddend {
   /** Why it exists: decides the hardware unit and the trace's quantizer kind. */

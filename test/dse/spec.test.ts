@@ -61,6 +61,24 @@ describe('sweep spec', () => {
     expect(refuse((s) => (s.axes as unknown[]).push({ name: 'array.depth', values: [1] }))).toMatch(/^sweeps\/t\.json: axes\[2\]\.name is not a known axis, got "array\.depth" \(axes: array\.rows, /);
   });
 
+  it('refuses, for measured accuracy, a method that cannot be calibrated on the spot (QAT, literature-only)', () => {
+    const measured = (s: Record<string, unknown>): void => {
+      s.accuracy = { source: 'measured', images: 50 };
+    };
+    expect(refuse((s) => {
+      measured(s);
+      (s.axes as unknown[]).push({ name: 'quant.method', values: ['uniform', 'n2uq'] });
+    })).toBe('sweeps/t.json: axes[2].values[1] (quant.method) must be one of uniform, ptq4vit, noisyquant, liu2021 for measured accuracy (post-training methods; QAT models come from vitsim qat), got "n2uq"');
+    expect(refuse((s) => {
+      measured(s);
+      s.quant = { method: 'ofq' };
+    })).toBe('sweeps/t.json: quant.method must be one of uniform, ptq4vit, noisyquant, liu2021 for measured accuracy (post-training methods; QAT models come from vitsim qat), got "ofq"');
+    expect(() => parseSweep(spec((s) => {
+      measured(s);
+      (s.axes as unknown[]).push({ name: 'quant.method', values: ['uniform', 'ptq4vit'] });
+    }), FILE)).not.toThrow();
+  });
+
   it('refuses empty ranges', () => {
     expect(refuse((s) => (s.axes = [{ name: 'array.rows', values: [] }]))).toBe('sweeps/t.json: axes[0] (array.rows) has an empty range: no values');
     expect(refuse((s) => (s.axes = [{ name: 'array.rows', range: { from: 32, to: 16 } }]))).toBe('sweeps/t.json: axes[0] (array.rows) has an empty range: no values');

@@ -4,7 +4,7 @@
  */
 import { UserError, describe } from '../../config/errors.js';
 import type { ViTConfig, ViTParams } from '../../model/config.js';
-import { QUANT_METHODS, type QuantizedViT, type QuantMethod } from '../spec.js';
+import { QAT_METHODS, QUANT_METHODS, type QuantizedViT, type QuantMethod } from '../spec.js';
 import type { CalibrationSet, MethodOptions, QuantizeMethod } from './method.js';
 import { liu2021 } from './liu2021.js';
 import { noisyquant } from './noisyquant.js';
@@ -17,9 +17,6 @@ export const QUANT_METHOD_FUNCTIONS: Partial<Record<QuantMethod, QuantizeMethod>
   noisyquant,
   liu2021,
 };
-
-/** Methods that fine-tune (vitsim qat, src/quant/qat/); the others calibrate post-training. */
-export const QAT_METHODS: readonly QuantMethod[] = ['n2uq', 'ofq', 'lsq'];
 
 /** The methods that can run now, in spec.ts's order. */
 export function availableMethods(): QuantMethod[] {
@@ -36,6 +33,6 @@ export function quantizeWith(method: string, config: ViTConfig, params: ViTParam
     // Fine-tuning takes minutes and a training recipe, not a calibration set: it has its own command.
     throw new UserError(`--method ${method} is quantization-aware training: run vitsim qat --method ${method} and use the model file it writes (post-training methods here: ${availableMethods().join(', ')})`);
   }
-  if (!run) throw new UserError(`--method ${method} is not built yet (available: ${availableMethods().join(', ')})`);
+  if (!run) throw new Error(`quantizeWith: ${method} is neither registered nor a QAT method`);
   return run(config, params, calib, options);
 }

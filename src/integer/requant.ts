@@ -39,7 +39,7 @@ export interface Dyadic {
 export const MANTISSA_BITS = 31;
 
 /** Largest shift whose rounding addend and remainder stay exact in the fast path (Al + Bh + 2^(s−1) < 2^53). */
-const MAX_SHIFT = 68;
+export const MAX_SHIFT = 68;
 
 /** Below this |z| the split products stay exact. */
 export const FAST_LIMIT = 2 ** 37;

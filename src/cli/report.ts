@@ -80,7 +80,8 @@ export async function runReport(args: Omit<ReportArgs, 'json'>): Promise<SweepRe
 function checkResultsDir(dir: string): void {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${WHERE}: results directory ${dir} does not exist`);
   const file = join(dir, RESULTS_FILE);
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (!existsSync(file)) throw new UserError(`${WHERE}: ${dir} is not a sweep's output directory (no ${RESULTS_FILE}; vitsim sweep <spec> --out ${dir} makes one)`);
+  const text = readFileSync(file, 'utf8');
   const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n');
   if (lines.every((l) => l.trim() === '')) throw new UserError(`${file}: holds no complete result line (has vitsim sweep run into ${dir}?)`);
   lines.forEach((line, i) => {

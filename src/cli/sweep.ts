@@ -57,7 +57,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     }
     const slice = shard ? ` (shard ${shard.index}/${shard.count} of ${sweepPoints(spec)})` : '';
     const resumed = summary.resumed > 0 ? `, ${summary.resumed} already there` : '';
-    process.stdout.write(`${spec.name}: ${summary.total} points${slice} in ${args.out}/results.jsonl: ${summary.computed} computed in ${seconds.toFixed(1)} s (${rate.toFixed(0)} points/s, ${args.workers} worker(s))${resumed}\n`);
+    process.stdout.write(`${spec.name}: ${summary.total} points${slice} in ${args.out}/results.jsonl: ${summary.computed} computed in ${seconds.toFixed(1)} s (${pointsPerSecond(rate)} points/s, ${args.workers} worker(s))${resumed}\n`);
   },
 };
 
@@ -93,10 +93,15 @@ function progressBar(quiet: boolean): { update: (done: number, total: number) =>
         return;
       }
       const seconds = (Date.now() - started.time) / 1000;
-      bar.update(done, { rate: seconds > 0 ? ((done - started.done) / seconds).toFixed(0) : '-' });
+      bar.update(done, { rate: seconds > 0 ? pointsPerSecond((done - started.done) / seconds) : '-' });
     },
     stop() {
       if (started !== undefined) bar.stop();
     },
   };
+}
+
+/** A rate as the progress line shows it: slow measured sweeps (a point takes seconds) keep two decimals. */
+function pointsPerSecond(rate: number): string {
+  return rate < 10 ? rate.toFixed(2) : rate.toFixed(0);
 }

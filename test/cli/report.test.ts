@@ -90,6 +90,7 @@ describe('vitsim report on a sweep directory', () => {
     const empty = join(root, 'empty');
     mkdirSync(empty);
     writeFileSync(join(empty, 'sweep.json'), readFileSync(join(runs, 'sweep.json')));
+    expect(await asyncRefusal(() => runReport({ results: empty, out: join(root, 'x') }))).toBe(`vitsim report: ${empty} is not a sweep's output directory (no results.jsonl; vitsim sweep <spec> --out ${empty} makes one)`);
     writeFileSync(join(empty, 'results.jsonl'), '');
     expect(await asyncRefusal(() => runReport({ results: empty, out: join(root, 'x') }))).toBe(`${join(empty, 'results.jsonl')}: holds no complete result line (has vitsim sweep run into ${empty}?)`);
 

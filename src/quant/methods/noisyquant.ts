@@ -22,7 +22,7 @@
  * Q, K, P, V and the head's input get plain uniform quantizers with the same clip search: a noise on a
  * dynamic operand would need the run-time correction N·Kᵀ or N·V, not a constant bias.
  */
-import { fieldError } from '../../config/errors.js';
+import { describe, fieldError, UserError } from '../../config/errors.js';
 import type { ViTConfig, ViTParams } from '../../model/config.js';
 import { createRng } from '../../model/random.js';
 import {
@@ -91,7 +91,7 @@ export function noisyquantOptions(options: MethodOptions): NoisyquantOptions {
   }
   const extra = options.extra ?? {};
   for (const key of Object.keys(extra)) {
-    if (!(key in NOISYQUANT_DEFAULTS)) throw fieldError('noisyquant', `extra.${key}`, `one of ${Object.keys(NOISYQUANT_DEFAULTS).join(', ')}`, key);
+    if (!(key in NOISYQUANT_DEFAULTS)) throw new UserError(`noisyquant: unknown option ${describe(key)} (known: ${Object.keys(NOISYQUANT_DEFAULTS).join(', ')})`);
   }
   const opts = { ...NOISYQUANT_DEFAULTS, ...extra } as NoisyquantOptions;
   for (const key of ['noise', 'shift'] as const) {

@@ -18,7 +18,7 @@
  * P then gets an unsigned b-bit quantizer, the stronger baseline for a non-negative tensor),
  * metric 'hessian' | 'cosine'.
  */
-import { fieldError } from '../../config/errors.js';
+import { describe, fieldError, UserError } from '../../config/errors.js';
 import { gemm } from '../../kernels/gemm.js';
 import type { ViTConfig, ViTParams } from '../../model/config.js';
 import { createRng } from '../../model/random.js';
@@ -94,7 +94,7 @@ export function ptq4vitOptions(options: MethodOptions): Ptq4vitOptions {
   checkBits('abits', options.abits);
   const extra = options.extra ?? {};
   for (const key of Object.keys(extra)) {
-    if (!(key in PTQ4VIT_DEFAULTS)) throw fieldError('ptq4vit', `extra.${key}`, `one of ${Object.keys(PTQ4VIT_DEFAULTS).join(', ')}`, key);
+    if (!(key in PTQ4VIT_DEFAULTS)) throw new UserError(`ptq4vit: unknown option ${describe(key)} (known: ${Object.keys(PTQ4VIT_DEFAULTS).join(', ')})`);
   }
   const opts = { ...PTQ4VIT_DEFAULTS, ...extra } as Ptq4vitOptions;
   for (const key of ['twinSoftmax', 'twinGelu'] as const) {

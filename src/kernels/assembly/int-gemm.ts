@@ -30,6 +30,8 @@
 // The host (src/kernels/int-gemm.ts) owns the memory layout: it copies a, b to addresses it picks
 // above heapBase(), and reserves c and a scratch area of scratchBytes(k, n) bytes after them.
 
+import { roundUp, transpose4 } from './_lanes';
+
 const MR: i32 = 4;   // rows per micro-tile: one splat load per row per k pair
 const NR: i32 = 8;   // columns per micro-tile: two v128 of pairs per row
 const KC: i32 = 512; // k values per block: a packed row panel (MR·KC·2 = 4 KiB) stays in L1
@@ -429,23 +431,6 @@ function packA(a: usize, ic: i32, pc: i32, mr: i32, kc: i32, m: i32, k: i32, tra
   }
 }
 
-/** Four rows of 4 i32 at src (row stride ls bytes) → four columns at dst (row stride ld bytes). */
-// @ts-ignore: decorator
-@inline
-function transpose4(src: usize, ls: usize, dst: usize, ld: usize): void {
-  const r0 = v128.load(src);
-  const r1 = v128.load(src + ls);
-  const r2 = v128.load(src + 2 * ls);
-  const r3 = v128.load(src + 3 * ls);
-  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5);
-  const t1 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
-  const t2 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
-  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<i64>(t0, t2, 0, 2));
-  v128.store(dst + ld, v128.shuffle<i64>(t0, t2, 1, 3));
-  v128.store(dst + 2 * ld, v128.shuffle<i64>(t1, t3, 0, 2));
-  v128.store(dst + 3 * ld, v128.shuffle<i64>(t1, t3, 1, 3));
-}
 
 /** Copies a tile of at most MR×NR f64; a plain loop, because memory.copy is a runtime call per row. */
 function copyTile(dst: usize, ldd: usize, src: usize, lds: usize, rows: i32, cols: i32): void {
@@ -454,10 +439,4 @@ function copyTile(dst: usize, ldd: usize, src: usize, lds: usize, rows: i32, col
     dst += ldd;
     src += lds;
   }
-}
-
-// @ts-ignore: decorator
-@inline
-function roundUp(x: i32, to: i32): i32 {
-  return (x + to - 1) / to * to;
 }

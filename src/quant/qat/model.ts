@@ -257,19 +257,21 @@ export interface QatActivations {
   clsRows: Float32Array; normMean: Float32Array; normRstd: Float32Array; clsNormed: Float32Array; clsQ: Float32Array;
 }
 
+/** The sizes the forward and the backward both index by (m = batch · tokens rows). */
+function shapeOf(config: ViTConfig, batch: number) {
+  const t = numTokens(config);
+  return {
+    d: config.embedDim, np: numPatches(config), t, m: batch * t, hidden: mlpHidden(config),
+    heads: config.numHeads, hd: headDim(config), fanIn: config.inChans * config.patchSize ** 2,
+  };
+}
+
 /** Raw pixels [B, C, H, W] in [0, 1] → logits [B, classes] and what the backward needs. */
 export function qatForward(
   model: QatModel, pixels: Float32Array, batch: number, mode: QatMode = 'quant', observe?: OperandObserver,
 ): { logits: Float32Array; activations: QatActivations } {
   const { config } = model;
-  const d = config.embedDim;
-  const np = numPatches(config);
-  const t = numTokens(config);
-  const m = batch * t;
-  const hidden = mlpHidden(config);
-  const heads = config.numHeads;
-  const hd = headDim(config);
-  const fanIn = config.inChans * config.patchSize ** 2;
+  const { d, np, t, m, hidden, heads, hd, fanIn } = shapeOf(config, batch);
   const p = (name: string): Float32Array => (model.params.get(name) as Tensor).data;
   const weights = new Map<string, Float32Array>();
   for (const op of linearOpNames(config)) weights.set(op, mode === 'float' ? p(`${op}.weight`) : quantizeWeight(model, op));
@@ -372,14 +374,7 @@ export function qatForward(
 export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32Array, grads: QatGrads): void {
   const { config } = model;
   const { batch, mode } = a;
-  const d = config.embedDim;
-  const np = numPatches(config);
-  const t = numTokens(config);
-  const m = batch * t;
-  const hidden = mlpHidden(config);
-  const heads = config.numHeads;
-  const hd = headDim(config);
-  const fanIn = config.inChans * config.patchSize ** 2;
+  const { d, np, t, m, hidden, heads, hd, fanIn } = shapeOf(config, batch);
   const p = (name: string): Float32Array => (model.params.get(name) as Tensor).data;
   const g = (name: string): Float32Array => (grads.params.get(name) as Tensor).data;
   const w = (op: string): Float32Array => a.weights.get(op) as Float32Array;

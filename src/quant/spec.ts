@@ -10,6 +10,18 @@
  * A linear layer has an input quantizer (A operand) and a weight quantizer (B operand); an attention
  * product has two activation quantizers: qk quantizes Q (a) and K (b), pv quantizes P (a) and V (b).
  *
+ * OFQ's query–key reparameterisation (QKR, ../shared/QUANT-METHODS.md §6a, §6d) changes a block's
+ * attention ops, also at inference: q and k are not computed; per head W_qk,h = W_q,hᵀ·W_k,h (C×C) is
+ * a weight of its own, and the scores are S_h = X̂·Qa(W_qk,h·X̂ᵀ)·d^−½ with X̂ the block's quantized
+ * LayerNorm output. A QKR block has the ops
+ *   blocks.N.attn.v    linear, weight [C, C]: the V rows of timm's qkv (the q/k biases are dropped)
+ *   blocks.N.attn.qkr  linear, weight [H·C, C]: the W_qk,h stacked by head, output U [T, H·C] whose
+ *                      columns h·C…(h+1)·C are U_hᵀ
+ *   blocks.N.attn.qk   matmul, a = X̂ (the same quantizer as attn.v.input and attn.qkr.input, whose
+ *                      post-add must be zero: it would need a column-sum correction in this
+ *                      dynamic product), b = U; per head S_h = X̂·U_hᵀ·d^−½ with a reduction over C
+ * and attn.pv, attn.proj, mlp.fc1, mlp.fc2 as usual.
+ *
  * Real value of a code, per kind (all scales are real units per code step):
  *   uniform       x̂ = scale[t] · (code − zeroPoint)            (scale per tensor, or per token t — OFQ)
  *   twin-softmax  x̂ = code · 2^−splitExponent / (2^(b−1) − 1)   flag 0 (x ≤ 2^−i)
@@ -25,7 +37,7 @@
  * Rounding everywhere is half toward +∞ (floor(v + 1/2)), the rule of an add-half-then-shift
  * requantizer (../shared/QUANT-METHODS.md §1).
  */
-import type { Tensor, ViTConfig, ViTParams } from '../model/config.js';
+import { paramShapes, type Tensor, type ViTConfig, type ViTParams } from '../model/config.js';
 
 export type QuantMethod = 'uniform' | 'ptq4vit' | 'noisyquant' | 'liu2021' | 'n2uq' | 'ofq' | 'lsq';
 
@@ -134,8 +146,13 @@ export interface QuantMatmul {
 
 export type QuantOp = QuantLinear | QuantMatmul;
 
+/** How a model's attention forms its scores: Q·Kᵀ, or OFQ's query–key reparameterisation. */
+export type AttentionForm = 'standard' | 'qkr';
+
 export interface QuantizedViT {
   config: ViTConfig;
+  /** Absent means 'standard'. Every block has the same form. */
+  attention?: AttentionForm;
   method: QuantMethod;
   /** Method options as given (bits, calibration size, seed, metric …), recorded for reproducibility. */
   options: Record<string, unknown>;
@@ -155,14 +172,31 @@ export interface QuantizedViT {
 export const RESIDUAL_BITS = 16;
 
 /** The op names of a model with this config, in forward order. */
-export function quantOpNames(config: ViTConfig): string[] {
+export function quantOpNames(config: ViTConfig, attention: AttentionForm = 'standard'): string[] {
   const names = ['patch_embed.proj'];
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}.`;
-    names.push(b + 'attn.qkv', b + 'attn.qk', b + 'attn.pv', b + 'attn.proj', b + 'mlp.fc1', b + 'mlp.fc2');
+    if (attention === 'qkr') names.push(b + 'attn.v', b + 'attn.qkr');
+    else names.push(b + 'attn.qkv');
+    names.push(b + 'attn.qk', b + 'attn.pv', b + 'attn.proj', b + 'mlp.fc1', b + 'mlp.fc2');
   }
   names.push('head');
   return names;
+}
+
+/** The attention form of a quantized model. */
+export function attentionOf(q: Pick<QuantizedViT, 'attention'>): AttentionForm {
+  return q.attention ?? 'standard';
+}
+
+/** [out, in] of a linear op's weight (patch_embed's [C, C·P·P] flattened; QKR's attn.v and attn.qkr). */
+export function linearWeightShape(config: ViTConfig, name: string): [number, number] {
+  const d = config.embedDim;
+  if (name.endsWith('.attn.v')) return [d, d];
+  if (name.endsWith('.attn.qkr')) return [config.numHeads * d, d];
+  const shape = paramShapes(config).get(`${name}.weight`);
+  if (!shape) throw new Error(`linearWeightShape: ${name} is not a linear op`);
+  return [shape[0], shape.slice(1).reduce((a, b) => a * b, 1)];
 }
 
 /** Bits of a code of this quantizer as the datapath carries it (twin codes include their flag bit). */

@@ -3,7 +3,8 @@
  *  [--seed S] --out <qmodel>`: quantization-aware fine-tuning from a float checkpoint on the
  * Fashion-MNIST train split (or its first N images, class-balanced), writing the same quantized-model
  * file as the post-training methods, plus `<out>.record.json` (command, recipe, time, oscillation and
- * the test accuracy of the integer engine and of fake-quant). Deterministic for a seed.
+ * the test accuracy of the integer engine and of fake-quant). Deterministic for a seed. `--qkr` adds
+ * OFQ's query–key reparameterisation.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ interface QatArgs {
   cga: boolean;
   'cga-fraction': number;
   'boundary-range': number;
+  qkr: boolean;
   'test-limit'?: number;
   eval: boolean;
   json: boolean;
@@ -63,6 +65,10 @@ export const qatCommand: CommandModule<object, QatArgs> = {
       .option('cga', { type: 'boolean', default: true, describe: 'OFQ: freeze confident weights in the last --cga-fraction of the steps (--no-cga keeps the schedule, no freezing)' })
       .option('cga-fraction', { type: 'number', default: QAT_DEFAULTS.cgaFraction, describe: 'OFQ: fraction of the steps in the CGA window' })
       .option('boundary-range', { type: 'number', default: QAT_DEFAULTS.boundaryRange, describe: 'OFQ: CGA band around a rounding threshold, in steps' })
+      .option('qkr', {
+        type: 'boolean', default: false,
+        describe: "OFQ: query–key reparameterisation — per-head W_qk = W_qᵀ·W_k replaces q and k, also at inference (scores' MACs grow 2–4×, docs/qat.md)",
+      })
       .option('test-limit', { type: 'number', describe: 'evaluate on the first N test images only' })
       .option('eval', { type: 'boolean', default: true, describe: 'evaluate the result on the test split (integer engine and fake-quant)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the record as JSON' })
@@ -74,6 +80,7 @@ export const qatCommand: CommandModule<object, QatArgs> = {
     }
     if (!args.out.endsWith('.safetensors')) throw new UserError(`--out must name a .safetensors file, got ${JSON.stringify(args.out)}`);
     if (method !== 'ofq' && args.cga === false) throw new UserError(`--no-cga applies to --method ofq only, got --method ${method}`);
+    if (method !== 'ofq' && args.qkr) throw new UserError(`--qkr applies to --method ofq only, got --method ${method}`);
     const { config, params } = loadCheckpoint(args.model);
     const train = loadDataset('fashion-mnist', 'train', args['train-limit']);
     if (args['batch-size'] > train.count) throw new UserError(`--batch-size ${args['batch-size']} is larger than the ${train.count} training images`);
@@ -82,7 +89,7 @@ export const qatCommand: CommandModule<object, QatArgs> = {
     const show = progress(args.quiet);
     const extra: Record<string, unknown> = {
       epochs: args.epochs, batchSize: args['batch-size'], lr: args.lr, minLr: args['min-lr'],
-      ...(method === 'ofq' ? { cga: args.cga, cgaFraction: args['cga-fraction'], boundaryRange: args['boundary-range'] } : {}),
+      ...(method === 'ofq' ? { cga: args.cga, cgaFraction: args['cga-fraction'], boundaryRange: args['boundary-range'], qkr: args.qkr } : {}),
     };
     const run = runQat(method, config, params, train, { wbits: args.wbits, abits: args.abits, seed: args.seed, extra }, show.update);
     show.stop();
@@ -126,7 +133,7 @@ export const qatCommand: CommandModule<object, QatArgs> = {
       const acc = evaluation
         ? `; test accuracy ${pct(evaluation.integerAccuracy as number)} (integer engine), ${pct(evaluation.fakeQuantAccuracy as number)} (fake-quant) on ${evaluation.testImages as number} images`
         : '';
-      process.stdout.write(`${method} W${args.wbits}A${args.abits}: ${run.result.totalSteps} steps in ${record.trainSeconds} s${acc}; wrote ${args.out}\n`);
+      process.stdout.write(`${method}${args.qkr ? ' (QKR)' : ''} W${args.wbits}A${args.abits}: ${run.result.totalSteps} steps in ${record.trainSeconds} s${acc}; wrote ${args.out}\n`);
     }
   },
 };

@@ -11,6 +11,11 @@
  * weights, learned-threshold activations). Patch embedding and head stay at 8 bits in every method
  * (weights per-channel LSQ, head input per-tensor LSQ), as OFQ and N2UQ keep their first and last layers.
  *
+ * With OFQ's query–key reparameterisation (attention 'qkr', qkr.ts) a block computes LN1 → attn.v.input
+ * = X̂ → V = X̂·Ŵ_vᵀ and U = X̂·Ŵ_qkᵀ → Û (attn.qk.b) → S_h = X̂·Û_hᵀ·d^−½ instead; X̂'s quantizer keeps its
+ * learned pre-bias but has no post-bias (in the dynamic product X̂·Û_hᵀ it would need a column-sum
+ * correction, spec.ts), and Û has one step per tensor, as the other attention operands.
+ *
  * Parameters: the float ViT's (one flat array in paramShapes order, so AdamW walks it as train.ts does)
  * and each quantizer's own small tensors. `tensorsOf` lists both in one fixed order; a gradient value of
  * the same shape (zeroGrads) lists its tensors in the same order.
@@ -23,10 +28,12 @@ import { linearBackward, linearForward } from '../../model/layers/linear.js';
 import { gemm } from '../../model/layers/matmul.js';
 import { addClassAndPosition, im2col } from '../../model/layers/patch-embed.js';
 import { flatLayout, flattenParams, paramsFromFlat, type FlatLayout } from '../../model/train.js';
+import { linearWeightShape, quantOpNames, type AttentionForm } from '../spec.js';
 import {
   lsqBackward, lsqForward, lsqWeightBackward, lsqWeightForward, n2uqWeightBackward, statsqForward, thresholdBackward, thresholdForward,
   type LsqAct, type LsqActGrad, type ThresholdAct, type ThresholdActGrad,
 } from './fake-quantizers.js';
+import { qkrScores, qkrScoresBackward, qkrWeight, qkrWeightBackward, type QkrShape } from './qkr.js';
 
 export type QatMethod = 'lsq' | 'n2uq' | 'ofq';
 
@@ -49,6 +56,8 @@ export type QatAct = LsqAct | ThresholdAct;
 export interface QatModel {
   config: ViTConfig;
   method: QatMethod;
+  /** 'qkr': OFQ's query–key reparameterisation in every block. */
+  attention: AttentionForm;
   wbits: number;
   abits: number;
   layout: FlatLayout;
@@ -70,22 +79,29 @@ export interface QatGrads {
 }
 
 /** Linear ops of a config in forward order. */
-export function linearOpNames(config: ViTConfig): string[] {
-  const names = ['patch_embed.proj'];
-  for (let i = 0; i < config.depth; i++) names.push(`blocks.${i}.attn.qkv`, `blocks.${i}.attn.proj`, `blocks.${i}.mlp.fc1`, `blocks.${i}.mlp.fc2`);
-  names.push('head');
-  return names;
+export function linearOpNames(config: ViTConfig, attention: AttentionForm = 'standard'): string[] {
+  return quantOpNames(config, attention).filter((name) => !name.endsWith('.qk') && !name.endsWith('.pv'));
 }
 
-/** Activation operands that carry a trained quantizer, in forward order (patch_embed's u8 input is fixed). */
-export function actOperandNames(config: ViTConfig): string[] {
+/**
+ * Activation operands that carry a trained quantizer, in forward order (patch_embed's u8 input is
+ * fixed). In a QKR block X̂ = attn.v.input is also attn.qkr's input and qk's `a`, and qk.b is Û.
+ */
+export function actOperandNames(config: ViTConfig, attention: AttentionForm = 'standard'): string[] {
   const names: string[] = [];
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}.`;
-    names.push(`${b}attn.qkv.input`, `${b}attn.qk.a`, `${b}attn.qk.b`, `${b}attn.pv.a`, `${b}attn.pv.b`, `${b}attn.proj.input`, `${b}mlp.fc1.input`, `${b}mlp.fc2.input`);
+    if (attention === 'qkr') names.push(`${b}attn.v.input`, `${b}attn.qk.b`);
+    else names.push(`${b}attn.qkv.input`, `${b}attn.qk.a`, `${b}attn.qk.b`);
+    names.push(`${b}attn.pv.a`, `${b}attn.pv.b`, `${b}attn.proj.input`, `${b}mlp.fc1.input`, `${b}mlp.fc2.input`);
   }
   names.push('head.input');
   return names;
+}
+
+/** The quantizer of a linear op's input: QKR's attn.qkr reads the X̂ of attn.v. */
+export function inputOperandName(op: string): string {
+  return op.endsWith('.attn.qkr') ? `${op.slice(0, -'qkr'.length)}v.input` : `${op}.input`;
 }
 
 /** Signed operands are everything but the softmax output and the GELU output. */
@@ -97,14 +113,17 @@ export function operandIsSigned(name: string): boolean {
  * A QAT model from float parameters: patch_embed folded, quantizers laid out for the method with
  * placeholder values (initQuantizers sets them from data).
  */
-export function createQatModel(config: ViTConfig, floatParams: ViTParams, method: QatMethod, wbits: number, abits: number): QatModel {
+export function createQatModel(
+  config: ViTConfig, floatParams: ViTParams, method: QatMethod, wbits: number, abits: number, attention: AttentionForm = 'standard',
+): QatModel {
+  if (attention === 'qkr' && method !== 'ofq') throw new RangeError(`query–key reparameterisation belongs to ofq, not ${method}`);
   const layout = flatLayout(config);
   const flat = flattenParams(layout, floatParams);
   const params = paramsFromFlat(layout, flat);
   foldNormalisation(config, params);
   const weights = new Map<string, QatWeight>();
-  for (const op of linearOpNames(config)) {
-    const rows = (params.get(`${op}.weight`) as Tensor).shape[0];
+  for (const op of linearOpNames(config, attention)) {
+    const rows = linearWeightShape(config, op)[0];
     const edge = op === 'patch_embed.proj' || op === 'head';
     const scheme: WeightScheme = edge || method === 'lsq' ? 'lsq' : method === 'ofq' ? 'statsq' : 'n2uq';
     const bits = edge ? EDGE_BITS : wbits;
@@ -112,7 +131,7 @@ export function createQatModel(config: ViTConfig, floatParams: ViTParams, method
   }
   const t = numTokens(config);
   const acts = new Map<string, QatAct>();
-  for (const name of actOperandNames(config)) {
+  for (const name of actOperandNames(config, attention)) {
     const signed = operandIsSigned(name);
     const cols = operandChannels(config, name);
     if (name === 'head.input') {
@@ -130,15 +149,17 @@ export function createQatModel(config: ViTConfig, floatParams: ViTParams, method
       // (and V's token index runs along P·V's reduction, where no rescale after accumulation can help).
       const linearInput = name.endsWith('.input');
       const perToken = linearInput ? t : 1;
+      const postBias = linearInput && !name.endsWith('.attn.v.input');
       acts.set(name, {
         kind: 'lsq', bits: abits, signed, step: new Float32Array(perToken).fill(1),
-        ...(linearInput ? { preBias: new Float32Array(cols), postBias: new Float32Array(cols) } : {}),
+        ...(linearInput ? { preBias: new Float32Array(cols) } : {}),
+        ...(postBias ? { postBias: new Float32Array(cols) } : {}),
       });
     } else {
       acts.set(name, { kind: 'lsq', bits: abits, signed, step: new Float32Array(1).fill(1) });
     }
   }
-  return { config, method, wbits, abits, layout, flat, params, weights, acts };
+  return { config, method, attention, wbits, abits, layout, flat, params, weights, acts };
 }
 
 /** Channels (columns) of an operand's [rows, cols] array. */
@@ -235,10 +256,16 @@ export type QatMode = 'quant' | 'float';
 /** Sees every quantizer input in float mode: x [rows, cols], rowsPerImage rows per image. */
 export type OperandObserver = (name: string, x: Float32Array, rows: number, cols: number, rowsPerImage: number) => void;
 
+/** What a block's scores were made of: Q̂ and K̂, or (QKR) n1q = X̂ and Û. */
+type ScoreOperands =
+  | { kind: 'standard'; q: Float32Array; k: Float32Array; qq: Float32Array; kq: Float32Array }
+  | { kind: 'qkr'; u: Float32Array; uq: Float32Array };
+
 interface BlockRecord {
   input: Float32Array;
   n1: Float32Array; n1Mean: Float32Array; n1Rstd: Float32Array; n1q: Float32Array;
-  q: Float32Array; k: Float32Array; v: Float32Array; qq: Float32Array; kq: Float32Array; vq: Float32Array;
+  scores: ScoreOperands;
+  v: Float32Array; vq: Float32Array;
   probs: Float32Array; pq: Float32Array;
   o: Float32Array; oq: Float32Array;
   afterAttn: Float32Array;
@@ -249,7 +276,7 @@ interface BlockRecord {
 export interface QatActivations {
   batch: number;
   mode: QatMode;
-  /** Quantized weights Ŵ of every linear op. */
+  /** Quantized weights Ŵ of every linear op (float W in float mode). */
   weights: Map<string, Float32Array>;
   patches: Float32Array;
   blocks: BlockRecord[];
@@ -260,9 +287,10 @@ export interface QatActivations {
 /** The sizes the forward and the backward both index by (m = batch · tokens rows). */
 function shapeOf(config: ViTConfig, batch: number) {
   const t = numTokens(config);
+  const qkr: QkrShape = { c: config.embedDim, heads: config.numHeads, d: headDim(config) };
   return {
     d: config.embedDim, np: numPatches(config), t, m: batch * t, hidden: mlpHidden(config),
-    heads: config.numHeads, hd: headDim(config), fanIn: config.inChans * config.patchSize ** 2,
+    heads: config.numHeads, hd: headDim(config), fanIn: config.inChans * config.patchSize ** 2, qkr,
   };
 }
 
@@ -271,10 +299,10 @@ export function qatForward(
   model: QatModel, pixels: Float32Array, batch: number, mode: QatMode = 'quant', observe?: OperandObserver,
 ): { logits: Float32Array; activations: QatActivations } {
   const { config } = model;
-  const { d, np, t, m, hidden, heads, hd, fanIn } = shapeOf(config, batch);
+  const { d, np, t, m, hidden, heads, hd, fanIn, qkr } = shapeOf(config, batch);
   const p = (name: string): Float32Array => (model.params.get(name) as Tensor).data;
   const weights = new Map<string, Float32Array>();
-  for (const op of linearOpNames(config)) weights.set(op, mode === 'float' ? p(`${op}.weight`) : quantizeWeight(model, op));
+  for (const op of linearOpNames(config, model.attention)) weights.set(op, mode === 'float' ? floatWeight(model, op) : quantizeWeight(model, op));
   const act = (name: string, x: Float32Array, rows: number, cols: number, rowsPerImage: number): Float32Array => {
     if (mode === 'float') {
       observe?.(name, x, rows, cols, rowsPerImage);
@@ -305,27 +333,44 @@ export function qatForward(
     const n1Mean = new Float32Array(m);
     const n1Rstd = new Float32Array(m);
     layerNormForward(x, p(pre + 'norm1.weight'), p(pre + 'norm1.bias'), n1, n1Mean, n1Rstd, m, d, LAYER_NORM_EPS);
-    const n1q = act(pre + 'attn.qkv.input', n1, m, d, t);
-    const qkv = new Float32Array(m * 3 * d);
-    linearForward(n1q, weights.get(pre + 'attn.qkv') as Float32Array, p(pre + 'attn.qkv.bias'), qkv, m, d, 3 * d);
-    const [q, k, v] = splitQkv(qkv, m, d);
-    const qq = act(pre + 'attn.qk.a', q, m, d, t);
-    const kq = act(pre + 'attn.qk.b', k, m, d, t);
-    const vq = act(pre + 'attn.pv.b', v, m, d, t);
-    // scores = Q̂·K̂ᵀ·d^−½ per (image, head), softmax in place.
     const probs = new Float32Array(batch * heads * t * t);
-    const qh = new Float32Array(t * hd);
-    const kh = new Float32Array(t * hd);
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        headSlice(qq, qh, b, h, t, d, hd);
-        headSlice(kq, kh, b, h, t, d, hd);
-        const s = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
-        gemm(qh, kh, s, { m: t, k: hd, n: t, transB: true });
-        for (let j = 0; j < t * t; j++) s[j] *= scale;
-        softmaxRows(s, t, t);
+    let n1q: Float32Array;
+    let v: Float32Array;
+    let scores: ScoreOperands;
+    if (model.attention === 'qkr') {
+      // X̂ → V = X̂·Ŵ_vᵀ + b_v and U = X̂·Ŵ_qkᵀ (q/k biases dropped) → Û; S_h = X̂·Û_hᵀ·d^−½.
+      n1q = act(pre + 'attn.v.input', n1, m, d, t);
+      v = new Float32Array(m * d);
+      linearForward(n1q, weights.get(pre + 'attn.v') as Float32Array, linearBias(model, pre + 'attn.v'), v, m, d, d);
+      const u = new Float32Array(m * heads * d);
+      linearForward(n1q, weights.get(pre + 'attn.qkr') as Float32Array, linearBias(model, pre + 'attn.qkr'), u, m, d, heads * d);
+      const uq = act(pre + 'attn.qk.b', u, m, heads * d, t);
+      qkrScores(n1q, uq, probs, batch, t, qkr, scale);
+      scores = { kind: 'qkr', u, uq };
+    } else {
+      n1q = act(pre + 'attn.qkv.input', n1, m, d, t);
+      const qkv = new Float32Array(m * 3 * d);
+      linearForward(n1q, weights.get(pre + 'attn.qkv') as Float32Array, p(pre + 'attn.qkv.bias'), qkv, m, d, 3 * d);
+      const [q, k, vAll] = splitQkv(qkv, m, d);
+      v = vAll;
+      const qq = act(pre + 'attn.qk.a', q, m, d, t);
+      const kq = act(pre + 'attn.qk.b', k, m, d, t);
+      // scores = Q̂·K̂ᵀ·d^−½ per (image, head).
+      const qh = new Float32Array(t * hd);
+      const kh = new Float32Array(t * hd);
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < heads; h++) {
+          headSlice(qq, qh, b, h, t, d, hd);
+          headSlice(kq, kh, b, h, t, d, hd);
+          const s = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
+          gemm(qh, kh, s, { m: t, k: hd, n: t, transB: true });
+          for (let j = 0; j < t * t; j++) s[j] *= scale;
+        }
       }
+      scores = { kind: 'standard', q, k, qq, kq };
     }
+    const vq = act(pre + 'attn.pv.b', v, m, d, t);
+    for (let g = 0; g < batch * heads; g++) softmaxRows(probs.subarray(g * t * t, (g + 1) * t * t), t, t);
     const pq = act(pre + 'attn.pv.a', probs, batch * heads * t, t, heads * t);
     const o = new Float32Array(m * d);
     const vh = new Float32Array(t * hd);
@@ -354,7 +399,7 @@ export function qatForward(
     const next = new Float32Array(m * d);
     linearForward(gq, weights.get(pre + 'mlp.fc2') as Float32Array, p(pre + 'mlp.fc2.bias'), next, m, hidden, d);
     for (let j = 0; j < m * d; j++) next[j] += afterAttn[j];
-    blocks.push({ input: x, n1, n1Mean, n1Rstd, n1q, q, k, v, qq, kq, vq, probs, pq, o, oq, afterAttn, n2, n2Mean, n2Rstd, n2q, h: h1, g, gq });
+    blocks.push({ input: x, n1, n1Mean, n1Rstd, n1q, scores, v, vq, probs, pq, o, oq, afterAttn, n2, n2Mean, n2Rstd, n2q, h: h1, g, gq });
     x = next;
   }
 
@@ -374,14 +419,14 @@ export function qatForward(
 export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32Array, grads: QatGrads): void {
   const { config } = model;
   const { batch, mode } = a;
-  const { d, np, t, m, hidden, heads, hd, fanIn } = shapeOf(config, batch);
+  const { d, np, t, m, hidden, heads, hd, fanIn, qkr } = shapeOf(config, batch);
   const p = (name: string): Float32Array => (model.params.get(name) as Tensor).data;
   const g = (name: string): Float32Array => (grads.params.get(name) as Tensor).data;
   const w = (op: string): Float32Array => a.weights.get(op) as Float32Array;
   // dŴ of one op → the float weight's gradient through the weight quantizer's STE.
   const linearBack = (op: string, x: Float32Array, dy: Float32Array, dx: Float32Array | undefined, rows: number, inF: number, outF: number): void => {
     const dWhat = new Float32Array(inF * outF);
-    linearBackward(x, w(op), dy, dx, dWhat, g(`${op}.bias`), rows, inF, outF);
+    linearBackward(x, w(op), dy, dx, dWhat, linearBias(model, op, grads), rows, inF, outF);
     weightBackward(model, grads, op, dWhat, mode);
   };
   const actBack = (name: string, x: Float32Array, dOut: Float32Array, rows: number, cols: number, rowsPerImage: number): Float32Array => {
@@ -437,34 +482,51 @@ export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32
         headMerge(dvh, dVq, b, h, t, d, hd);
       }
     }
-    const dP = actBack(pre + 'attn.pv.a', r.probs, dPq, batch * heads * t, t, heads * t);
-    const dQq = new Float32Array(m * d);
-    const dKq = new Float32Array(m * d);
-    const qh = new Float32Array(t * hd);
-    const kh = new Float32Array(t * hd);
-    const dqh = new Float32Array(t * hd);
-    const dkh = new Float32Array(t * hd);
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        const at = (b * heads + h) * t * t;
-        const dS = dP.subarray(at, at + t * t);
-        softmaxBackwardRows(r.probs.subarray(at, at + t * t), dS, t, t);
-        for (let j = 0; j < t * t; j++) dS[j] *= scale;
-        headSlice(r.qq, qh, b, h, t, d, hd);
-        headSlice(r.kq, kh, b, h, t, d, hd);
-        gemm(dS, kh, dqh, { m: t, k: t, n: hd });
-        gemm(dS, qh, dkh, { m: t, k: t, n: hd, transA: true });
-        headMerge(dqh, dQq, b, h, t, d, hd);
-        headMerge(dkh, dKq, b, h, t, d, hd);
-      }
+    // dS = softmax'(dP)·d^−½ in place, per (image, head).
+    const dS = actBack(pre + 'attn.pv.a', r.probs, dPq, batch * heads * t, t, heads * t);
+    for (let at = 0; at < dS.length; at += t * t) {
+      softmaxBackwardRows(r.probs.subarray(at, at + t * t), dS.subarray(at, at + t * t), t, t);
+      for (let j = at; j < at + t * t; j++) dS[j] *= scale;
     }
-    const dQ = actBack(pre + 'attn.qk.a', r.q, dQq, m, d, t);
-    const dK = actBack(pre + 'attn.qk.b', r.k, dKq, m, d, t);
     const dV = actBack(pre + 'attn.pv.b', r.v, dVq, m, d, t);
-    const dQkv = mergeQkv(dQ, dK, dV, m, d);
     const dN1q = new Float32Array(m * d);
-    linearBack(pre + 'attn.qkv', r.n1q, dQkv, dN1q, m, d, 3 * d);
-    const dN1 = actBack(pre + 'attn.qkv.input', r.n1, dN1q, m, d, t);
+    let inputName: string;
+    if (r.scores.kind === 'qkr') {
+      // dX̂ gathers three paths: the scores (every head), U = X̂·Ŵ_qkᵀ and V = X̂·Ŵ_vᵀ.
+      const dUq = new Float32Array(m * heads * d);
+      qkrScoresBackward(dS, r.n1q, r.scores.uq, dN1q, dUq, batch, t, qkr);
+      const dU = actBack(pre + 'attn.qk.b', r.scores.u, dUq, m, heads * d, t);
+      const dFromPath = new Float32Array(m * d);
+      linearBack(pre + 'attn.qkr', r.n1q, dU, dFromPath, m, d, heads * d);
+      for (let j = 0; j < m * d; j++) dN1q[j] += dFromPath[j];
+      linearBack(pre + 'attn.v', r.n1q, dV, dFromPath, m, d, d);
+      for (let j = 0; j < m * d; j++) dN1q[j] += dFromPath[j];
+      inputName = pre + 'attn.v.input';
+    } else {
+      const dQq = new Float32Array(m * d);
+      const dKq = new Float32Array(m * d);
+      const qh = new Float32Array(t * hd);
+      const kh = new Float32Array(t * hd);
+      const dqh = new Float32Array(t * hd);
+      const dkh = new Float32Array(t * hd);
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < heads; h++) {
+          const at = (b * heads + h) * t * t;
+          const dSh = dS.subarray(at, at + t * t);
+          headSlice(r.scores.qq, qh, b, h, t, d, hd);
+          headSlice(r.scores.kq, kh, b, h, t, d, hd);
+          gemm(dSh, kh, dqh, { m: t, k: t, n: hd });
+          gemm(dSh, qh, dkh, { m: t, k: t, n: hd, transA: true });
+          headMerge(dqh, dQq, b, h, t, d, hd);
+          headMerge(dkh, dKq, b, h, t, d, hd);
+        }
+      }
+      const dQ = actBack(pre + 'attn.qk.a', r.scores.q, dQq, m, d, t);
+      const dK = actBack(pre + 'attn.qk.b', r.scores.k, dKq, m, d, t);
+      linearBack(pre + 'attn.qkv', r.n1q, mergeQkv(dQ, dK, dV, m, d), dN1q, m, d, 3 * d);
+      inputName = pre + 'attn.qkv.input';
+    }
+    const dN1 = actBack(inputName, r.n1, dN1q, m, d, t);
     layerNormBackward(r.input, p(pre + 'norm1.weight'), r.n1Mean, r.n1Rstd, dN1, dResidual, g(pre + 'norm1.weight'), g(pre + 'norm1.bias'), m, d);
     for (let j = 0; j < m * d; j++) dx[j] += dResidual[j];
   }
@@ -483,33 +545,66 @@ export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32
   linearBack('patch_embed.proj', a.patches, dEmbedded, undefined, batch * np, fanIn, d);
 }
 
+/**
+ * The float weight W [out, in] of a linear op: its parameter, or for QKR's attn.v a view of qkv's V
+ * rows and for attn.qkr the product W_qk formed from qkv's q and k rows (qkr.ts).
+ */
+export function floatWeight(model: QatModel, op: string): Float32Array {
+  if (op.endsWith('.attn.v') || op.endsWith('.attn.qkr')) {
+    const qkv = (model.params.get(`${op.slice(0, op.lastIndexOf('.'))}.qkv.weight`) as Tensor).data;
+    const d = model.config.embedDim;
+    return op.endsWith('.attn.v') ? qkv.subarray(2 * d * d, 3 * d * d) : qkrWeight(qkv, shapeOf(model.config, 1).qkr);
+  }
+  return (model.params.get(`${op}.weight`) as Tensor).data;
+}
+
+/**
+ * The bias of a linear op in the model, or its gradient in `grads`: QKR's attn.v has the V third of
+ * qkv's bias; attn.qkr has none (OFQ drops the q and k biases), a zero vector whose gradient is dropped.
+ */
+export function linearBias(model: QatModel, op: string, grads?: QatGrads): Float32Array {
+  const params = grads ? grads.params : model.params;
+  const d = model.config.embedDim;
+  if (op.endsWith('.attn.qkr')) return new Float32Array(model.config.numHeads * d);
+  if (op.endsWith('.attn.v')) return (params.get(`${op.slice(0, op.lastIndexOf('.'))}.qkv.bias`) as Tensor).data.subarray(2 * d, 3 * d);
+  return (params.get(`${op}.bias`) as Tensor).data;
+}
+
 /** Ŵ of one linear op under its weight quantizer. */
 export function quantizeWeight(model: QatModel, op: string): Float32Array {
-  const tensor = model.params.get(`${op}.weight`) as Tensor;
-  const rows = tensor.shape[0];
-  const cols = tensor.data.length / rows;
+  const w = floatWeight(model, op);
+  const [rows, cols] = linearWeightShape(model.config, op);
   const wq = model.weights.get(op) as QatWeight;
-  const out = new Float32Array(tensor.data.length);
-  if (wq.scheme === 'lsq') lsqWeightForward(tensor.data, wq.step as Float32Array, out, undefined, rows, cols, wq.bits);
-  else statsqForward(tensor.data, out, undefined, undefined, rows, cols, wq.bits);
+  const out = new Float32Array(w.length);
+  if (wq.scheme === 'lsq') lsqWeightForward(w, wq.step as Float32Array, out, undefined, rows, cols, wq.bits);
+  else statsqForward(w, out, undefined, undefined, rows, cols, wq.bits);
   return out;
 }
 
 /** dŴ → dW (accumulated) through the op's STE; LSQ steps get their gradient too. */
 function weightBackward(model: QatModel, grads: QatGrads, op: string, dWhat: Float32Array, mode: QatMode): void {
-  const tensor = model.params.get(`${op}.weight`) as Tensor;
-  const dW = (grads.params.get(`${op}.weight`) as Tensor).data;
-  const rows = tensor.shape[0];
-  const cols = tensor.data.length / rows;
   const wq = model.weights.get(op) as QatWeight;
+  const block = op.slice(0, op.lastIndexOf('.'));
+  if (op.endsWith('.attn.qkr')) {
+    // StatsQ's identity STE, then the product rule onto qkv's q and k rows.
+    const qkvW = (model.params.get(`${block}.qkv.weight`) as Tensor).data;
+    qkrWeightBackward(qkvW, dWhat, (grads.params.get(`${block}.qkv.weight`) as Tensor).data, shapeOf(model.config, 1).qkr);
+    return;
+  }
+  const d = model.config.embedDim;
+  const tensor = op.endsWith('.attn.v') ? `${block}.qkv.weight` : `${op}.weight`;
+  const full = (grads.params.get(tensor) as Tensor).data;
+  const dW = op.endsWith('.attn.v') ? full.subarray(2 * d * d, 3 * d * d) : full;
+  const w = floatWeight(model, op);
+  const [rows, cols] = linearWeightShape(model.config, op);
   if (mode === 'float' || wq.scheme === 'statsq') {
     // StatsQ's STE is the identity, even outside the clip (OFQ §6a).
     for (let i = 0; i < dW.length; i++) dW[i] += dWhat[i];
     return;
   }
   const masked = new Float32Array(dW.length);
-  if (wq.scheme === 'lsq') lsqWeightBackward(tensor.data, wq.step as Float32Array, dWhat, masked, grads.weightSteps.get(op) as Float32Array, rows, cols, wq.bits);
-  else n2uqWeightBackward(tensor.data, dWhat, masked, rows, cols, wq.bits);
+  if (wq.scheme === 'lsq') lsqWeightBackward(w, wq.step as Float32Array, dWhat, masked, grads.weightSteps.get(op) as Float32Array, rows, cols, wq.bits);
+  else n2uqWeightBackward(w, dWhat, masked, rows, cols, wq.bits);
   for (let i = 0; i < dW.length; i++) dW[i] += masked[i];
 }
 

@@ -4,7 +4,8 @@
  * steps and seconds, and the oscillation measures — so the quantized-model file says how it was made.
  *
  * options.extra (all optional): epochs, batchSize, lr, minLr, warmupFraction, weightDecay, flip,
- * calibrationImages, cga (OFQ only; true/false), cgaFraction, boundaryRange.
+ * calibrationImages, cga (OFQ only; true/false), cgaFraction, boundaryRange, qkr (OFQ only; true/false:
+ * query–key reparameterisation, off by default — it costs 2–4× the score MACs, §6d).
  */
 import { UserError, describe } from '../../config/errors.js';
 import type { ViTConfig, ViTParams } from '../../model/config.js';
@@ -50,7 +51,7 @@ export function qatOptions(method: QatMethod, options: MethodOptions): QatOption
   for (const [flag, bits] of [['wbits', options.wbits], ['abits', options.abits]] as const) {
     if (!(Number.isInteger(bits) && bits >= 2 && bits <= 8)) throw new UserError(`${method}: ${flag} must be an integer in 2…8, got ${describe(bits)}`);
   }
-  const known = ['epochs', 'batchSize', 'lr', 'minLr', 'warmupFraction', 'weightDecay', 'flip', 'calibrationImages', 'cga', 'cgaFraction', 'boundaryRange'];
+  const known = ['epochs', 'batchSize', 'lr', 'minLr', 'warmupFraction', 'weightDecay', 'flip', 'calibrationImages', 'cga', 'cgaFraction', 'boundaryRange', 'qkr'];
   for (const key of Object.keys(extra)) {
     if (!known.includes(key)) throw new UserError(`${method}: unknown option ${key} (known: ${known.join(', ')})`);
   }
@@ -71,6 +72,10 @@ export function qatOptions(method: QatMethod, options: MethodOptions): QatOption
   const positiveInt = (v: number): boolean => Number.isInteger(v) && v >= 1;
   const cga = method === 'ofq' && bool('cga', true);
   if (method !== 'ofq' && extra.cga !== undefined) throw new UserError(`${method}: option cga belongs to ofq only`);
+  if (method !== 'ofq' && extra.qkr !== undefined && extra.qkr !== false && extra.qkr !== 'false') {
+    throw new UserError(`${method}: option qkr (query–key reparameterisation) belongs to ofq only`);
+  }
+  const qkr = method === 'ofq' && bool('qkr', false);
   return {
     method,
     wbits: options.wbits,
@@ -90,5 +95,6 @@ export function qatOptions(method: QatMethod, options: MethodOptions): QatOption
       fraction: method === 'ofq' ? num('cgaFraction', QAT_DEFAULTS.cgaFraction, (v) => v >= 0 && v < 1, 'in [0, 1)') : 0,
       boundaryRange: num('boundaryRange', QAT_DEFAULTS.boundaryRange, (v) => v > 0 && v < 0.5, 'in (0, 0.5)'),
     },
+    attention: qkr ? 'qkr' : 'standard',
   };
 }

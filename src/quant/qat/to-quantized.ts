@@ -6,16 +6,19 @@
  *   N2UQ activation    threshold: the forward thresholds T_i = B_i + a_i/2, step, offset
  *   LSQ weight         uniform signed codes, per-output-channel scales
  *   StatsQ / N2UQ      odd-level codes 2r + 1 with the half step mean|W_o|/2^(b−1)
+ * With QKR (model.attention 'qkr') a block's attn.v and attn.qkr linears and qk's `a` share one X̂
+ * quantizer (the learned pre-bias as addend, no post-bias), attn.v takes qkv's V rows and bias,
+ * attn.qkr the StatsQ codes of W_qk and a zero bias;
  * plus the 16-bit residual-stream quantizers, whose ranges come from the quantized model's own
  * residual stream on calibration images (2× the largest |x| seen, one bit of the 16 spent on headroom
  * so a test image beyond the calibration range is not clipped).
  */
-import type { Tensor } from '../../model/config.js';
 import { assembleQuantizedViT, pixelQuant, residualQuantizers, type OpDecision } from '../assemble.js';
 import { maxAbs } from '../quantizers.js';
 import { quantOpNames, type ActQuant, type QuantizedViT, type WeightQuant } from '../spec.js';
+import { linearWeightShape } from '../spec.js';
 import { forwardThresholds, lsqWeightForward, statsqForward, thresholdOffset } from './fake-quantizers.js';
-import { qatForward, type QatAct, type QatModel } from './model.js';
+import { floatWeight, inputOperandName, linearBias, qatForward, type QatAct, type QatModel } from './model.js';
 
 /** Headroom of the residual quantizers over the calibration range. */
 const RESIDUAL_HEADROOM = 2;
@@ -23,15 +26,19 @@ const RESIDUAL_HEADROOM = 2;
 export function toQuantizedViT(model: QatModel, calibPixels: Float32Array, calibCount: number, options: Record<string, unknown>): QuantizedViT {
   const { config } = model;
   const decisions = new Map<string, OpDecision>();
-  for (const name of quantOpNames(config)) {
+  // One ActQuant per trained quantizer, so QKR's three readers of X̂ hold the same value.
+  const quantizers = new Map([...model.acts].map(([name, q]) => [name, actQuant(q)]));
+  const operand = (name: string): ActQuant => quantizers.get(name) as ActQuant;
+  for (const name of quantOpNames(config, model.attention)) {
     if (name.endsWith('.qk') || name.endsWith('.pv')) {
-      decisions.set(name, { kind: 'matmul', a: actQuant(model.acts.get(`${name}.a`) as QatAct), b: actQuant(model.acts.get(`${name}.b`) as QatAct) });
+      const a = model.attention === 'qkr' && name.endsWith('.qk') ? operand(`${name.slice(0, -'qk'.length)}v.input`) : operand(`${name}.a`);
+      decisions.set(name, { kind: 'matmul', a, b: operand(`${name}.b`) });
       continue;
     }
     const { weight, dequantized } = weightQuant(model, name);
-    const bias = Float64Array.from((model.params.get(`${name}.bias`) as Tensor).data);
-    const inputQ = name === 'patch_embed.proj' ? pixelQuant() : actQuant(model.acts.get(`${name}.input`) as QatAct);
-    const post = model.acts.get(`${name}.input`);
+    const bias = Float64Array.from(linearBias(model, name));
+    const inputQ = name === 'patch_embed.proj' ? pixelQuant() : operand(inputOperandName(name));
+    const post = model.acts.get(inputOperandName(name));
     if (post?.kind === 'lsq' && post.postBias) {
       // Ŵ·(x̂ + β_post) + b = Ŵ·x̂ + (b + Ŵ·β_post): the post-bias lives in the layer's bias.
       const [rows, cols] = weight.shape;
@@ -44,7 +51,7 @@ export function toQuantizedViT(model: QatModel, calibPixels: Float32Array, calib
     decisions.set(name, { kind: 'linear', input: inputQ, weight, bias: Float32Array.from(bias) });
   }
   return assembleQuantizedViT({
-    config, params: model.params, method: model.method, options, decisions,
+    config, params: model.params, method: model.method, options, decisions, attention: model.attention,
     residual: residualQuantizers(residualRanges(model, calibPixels, calibCount)),
   });
 }
@@ -53,26 +60,25 @@ function actQuant(q: QatAct): ActQuant {
   if (q.kind === 'threshold') {
     return { kind: 'threshold', bits: q.bits, thresholds: forwardThresholds(q), step: q.step[0], offset: thresholdOffset(q) };
   }
-  return {
-    kind: 'uniform', bits: q.bits, signed: q.signed, scale: Float32Array.from(q.step), zeroPoint: 0,
-    ...(q.preBias && q.postBias ? { addend: { kind: 'learned-bias' as const, preAdd: Float32Array.from(q.preBias), postAdd: Float32Array.from(q.postBias) } } : {}),
-  };
+  const addend = q.preBias
+    ? { kind: 'learned-bias' as const, preAdd: Float32Array.from(q.preBias), postAdd: q.postBias ? Float32Array.from(q.postBias) : new Float32Array(q.preBias.length) }
+    : undefined;
+  return { kind: 'uniform', bits: q.bits, signed: q.signed, scale: Float32Array.from(q.step), zeroPoint: 0, ...(addend ? { addend } : {}) };
 }
 
 function weightQuant(model: QatModel, op: string): { weight: WeightQuant; dequantized: Float32Array } {
-  const w = model.params.get(`${op}.weight`) as Tensor;
-  const rows = w.shape[0];
-  const cols = w.data.length / rows;
+  const w = floatWeight(model, op);
+  const [rows, cols] = linearWeightShape(model.config, op);
   const wq = model.weights.get(op);
   if (!wq) throw new Error(`no weight quantizer for ${op}`);
-  const codes = new Int32Array(w.data.length);
-  const dequantized = new Float32Array(w.data.length);
+  const codes = new Int32Array(w.length);
+  const dequantized = new Float32Array(w.length);
   if (wq.step) {
-    lsqWeightForward(w.data, wq.step, dequantized, codes, rows, cols, wq.bits);
+    lsqWeightForward(w, wq.step, dequantized, codes, rows, cols, wq.bits);
     return { weight: { kind: 'uniform', bits: wq.bits, codes, shape: [rows, cols], scales: Float32Array.from(wq.step) }, dequantized };
   }
   const scales = new Float32Array(rows);
-  statsqForward(w.data, dequantized, codes, scales, rows, cols, wq.bits);
+  statsqForward(w, dequantized, codes, scales, rows, cols, wq.bits);
   // An all-zero row has mean|W| = 0 and its codes stand for 0 only with scale 0, which the spec
   // refuses; a scale far below any weight keeps the row (practically) zero.
   for (let o = 0; o < rows; o++) if (!(scales[o] > 0)) scales[o] = 1e-12;

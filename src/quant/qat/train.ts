@@ -17,6 +17,7 @@
  * Deterministic: one thread, every draw from the seed, so the same inputs and seed give the same bits.
  */
 import type { ViTConfig, ViTParams } from '../../model/config.js';
+import type { AttentionForm } from '../spec.js';
 import { softmaxCrossEntropy } from '../../model/layers/softmax-cross-entropy.js';
 import { createRng, shuffle } from '../../model/random.js';
 import { adamWStep, augmentImage, decays, DEFAULT_ADAM, learningRate } from '../../model/train.js';
@@ -47,6 +48,8 @@ export interface QatOptions {
   calibrationImages: number;
   /** OFQ's CGA: the last `fraction` of steps at minLr, freezing weights farther than boundaryRange from a threshold when enabled. */
   cga: { enabled: boolean; fraction: number; boundaryRange: number };
+  /** 'qkr': OFQ's query–key reparameterisation (OFQ only). */
+  attention: AttentionForm;
 }
 
 export const QAT_DEFAULTS = {
@@ -120,7 +123,7 @@ export function trainQat(
   const mainSteps = totalSteps - lateSteps;
   const warmupSteps = Math.round(options.warmupFraction * mainSteps);
 
-  const model = createQatModel(config, floatParams, options.method, options.wbits, options.abits);
+  const model = createQatModel(config, floatParams, options.method, options.wbits, options.abits, options.attention);
   const streams = createRng((options.seed ^ 0x71617421) >>> 0);
   const orderRng = createRng(streams.nextUint32());
   const flipRng = createRng(streams.nextUint32());
@@ -245,7 +248,7 @@ export function initQuantizers(model: QatModel, pixels: Float32Array, count: num
     }
     stats.set(name, acc);
   });
-  for (const name of actOperandNames(model.config)) {
+  for (const name of actOperandNames(model.config, model.attention)) {
     const q = model.acts.get(name);
     const st = stats.get(name);
     if (!q || !st) continue;
@@ -296,14 +299,26 @@ export interface WeightRegion {
   mask: Uint8Array;
 }
 
+/**
+ * With QKR the quantized weights of attn are the V rows of qkv (a region of their own) and W_qk,
+ * which is formed from the q and k rows at every step and is no parameter: CGA cannot freeze it, and
+ * OFQ's own CGA does not either (§6b), so the tracker and CGA see V, proj, fc1 and fc2.
+ */
 export function blockWeightRegions(model: QatModel): WeightRegion[] {
   const regions: WeightRegion[] = [];
   for (const seg of model.layout.segments) {
     if (!seg.name.startsWith('blocks.') || !seg.name.endsWith('.weight') || seg.shape.length !== 2) continue;
     const op = seg.name.slice(0, -'.weight'.length);
+    const [rows, cols] = seg.shape;
+    if (model.attention === 'qkr' && op.endsWith('.attn.qkv')) {
+      const v = `${op.slice(0, -'qkv'.length)}v`;
+      const d = rows / 3;
+      regions.push({ op: v, offset: seg.offset + 2 * d * cols, rows: d, cols, bits: (model.weights.get(v) as { bits: number }).bits, mask: new Uint8Array(d * cols) });
+      continue;
+    }
     const wq = model.weights.get(op);
     if (!wq) continue;
-    regions.push({ op, offset: seg.offset, rows: seg.shape[0], cols: seg.shape[1], bits: wq.bits, mask: new Uint8Array(seg.length) });
+    regions.push({ op, offset: seg.offset, rows, cols, bits: wq.bits, mask: new Uint8Array(seg.length) });
   }
   return regions;
 }

@@ -15,7 +15,7 @@ const train = loadDataset('fashion-mnist', 'train', 64);
 function options(method: QatMethod, over: Partial<QatOptions> = {}): QatOptions {
   return {
     method, wbits: 2, abits: 2, seed: 5, epochs: 1, batchSize: 32, lr: 1e-3, minLr: 1e-5, warmupFraction: 0, weightDecay: 0, flip: true,
-    calibrationImages: 32, cga: { enabled: method === 'ofq', fraction: 0, boundaryRange: 0.005 }, ...over,
+    calibrationImages: 32, cga: { enabled: method === 'ofq', fraction: 0, boundaryRange: 0.005 }, attention: 'standard', ...over,
   };
 }
 

@@ -3,7 +3,7 @@
  * a design — per-op cycles, stalls, utilisation, bound and action counts; totals (latency, inferences/s,
  * effective TOPS); energy per inference by component, power, TOPS/W; area by component.
  *
- *   vitsim simulate --arch tpu-v1 --workload deit-s [--batch 4] [--wbits 4 --abits 4 | --bits map.json]
+ *   vitsim simulate --arch tpu-v1 --workload deit-s [--batch 4] [--wbits 4 --abits 4 | --bits map.json] [--attention qkr]
  *   vitsim simulate --arch my.json --workload trace.json [--tech 7nm [--voltage 0.65V]] [--json] [--csv ops.csv]
  *
  * `--tech` re-prices the same simulation at another node: the cycle model runs once.
@@ -23,7 +23,7 @@ import { simulateTrace, type OpResult, type Simulation } from '../hw/simulate.js
 import { DEFAULT_ACC_BITS, loadBitsMap, uniformBits } from '../trace/bits.js';
 import { buildTrace } from '../trace/build.js';
 import { parseTrace, type Trace } from '../trace/trace.js';
-import { loadWorkload, parseWorkload, workloadNames } from '../trace/workload.js';
+import { loadWorkload, parseWorkload, withAttention, workloadNames } from '../trace/workload.js';
 
 interface SimulateArgs {
   arch: string;
@@ -33,6 +33,7 @@ interface SimulateArgs {
   abits?: number;
   'acc-bits'?: number;
   bits?: string;
+  attention?: string;
   tech?: string;
   voltage?: string;
   json: boolean;
@@ -53,6 +54,10 @@ export const simulateCommand: CommandModule<object, SimulateArgs> = {
       .option('abits', { type: 'number', describe: 'activation width for every layer (models only; default 8)' })
       .option('acc-bits', { type: 'number', describe: `accumulator width for every layer (models only; default ${DEFAULT_ACC_BITS})` })
       .option('bits', { type: 'string', describe: 'per-layer widths map (models only), as for vitsim trace' })
+      .option('attention', {
+        type: 'string',
+        describe: "attention form of every block (models only), over the description's `attention`: standard, or qkr (OFQ's query–key reparameterisation, which costs H·C²·T + H·T²·C score MACs per image instead of 2·C²·T + T²·C; plain ViTs only)",
+      })
       .option('tech', { type: 'string', describe: "price at this technology node instead of the arch file's, e.g. 7nm (same simulation)" })
       .option('voltage', { type: 'string', describe: "supply to price at, e.g. 0.65V (default: the arch file's, or the --tech node's nominal)" })
       .option('json', { type: 'boolean', default: false, describe: 'print the design, the simulation and its price as JSON (SI units)' })
@@ -79,7 +84,7 @@ export const simulateCommand: CommandModule<object, SimulateArgs> = {
 
 /** A trace file as it is; a model name or workload file through the trace builder with the width flags. */
 function loadTrace(args: SimulateArgs): Trace {
-  const modelFlags = (['batch', 'wbits', 'abits', 'acc-bits', 'bits'] as const).filter((f) => args[f] !== undefined);
+  const modelFlags = (['batch', 'wbits', 'abits', 'acc-bits', 'bits', 'attention'] as const).filter((f) => args[f] !== undefined);
   const isFile = /\.json$/i.test(args.workload) || /[/\\]/.test(args.workload);
   if (isFile) {
     const data = readJsonFile(args.workload);
@@ -88,7 +93,8 @@ function loadTrace(args: SimulateArgs): Trace {
       return parseTrace(data, args.workload);
     }
   }
-  const workload = isFile ? parseWorkload(readJsonFile(args.workload), args.workload) : loadWorkload(args.workload);
+  const described = isFile ? parseWorkload(readJsonFile(args.workload), args.workload) : loadWorkload(args.workload);
+  const workload = args.attention === undefined ? described : withAttention(described, args.attention, `${WHERE}: --attention`);
   if (args.batch !== undefined && !(Number.isSafeInteger(args.batch) && args.batch > 0)) throw new UserError(`${WHERE}: --batch must be a positive integer, got ${args.batch}`);
   const defaults = uniformBits(args.wbits ?? 8, args.abits ?? 8, args['acc-bits'] ?? DEFAULT_ACC_BITS);
   const bits = args.bits === undefined ? defaults : loadBitsMap(args.bits, defaults.defaults);

@@ -1,6 +1,7 @@
 /**
  * `vitsim trace --model <name|file>`: the op list of one inference as a trace file, from a workload
- * description alone (no weights). Bit-widths are uniform (`--wbits/--abits`) or per layer (`--bits`).
+ * description alone (no weights). Bit-widths are uniform (`--wbits/--abits`) or per layer (`--bits`);
+ * `--attention qkr` traces the blocks with OFQ's query–key reparameterisation instead of Q·Kᵀ.
  * `vitsim trace --model <checkpoint> --quant <qmodel> [--calib N]`: the trace of a quantized model,
  * with its real per-layer widths and quantizer kinds, and operand statistics measured by the integer
  * engine on N calibration images of the checkpoint's dataset (train split).
@@ -20,7 +21,7 @@ import { DEFAULT_ACC_BITS, loadBitsMap, uniformBits } from '../trace/bits.js';
 import { buildTrace } from '../trace/build.js';
 import { traceFromQuantized } from '../trace/from-quantized.js';
 import { formatTrace, readTrace, traceTotals, writeTrace, type Trace } from '../trace/trace.js';
-import { loadWorkload, workloadNames, type Workload } from '../trace/workload.js';
+import { loadWorkload, withAttention, workloadAttention, workloadNames, type Workload } from '../trace/workload.js';
 
 interface TraceArgs {
   model?: string;
@@ -30,6 +31,7 @@ interface TraceArgs {
   abits: number;
   bits?: string;
   'acc-bits': number;
+  attention?: string;
   quant?: string;
   calib: number;
   out?: string;
@@ -50,6 +52,10 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option('abits', { type: 'number', default: 8, describe: 'activation width for every layer' })
       .option('bits', { type: 'string', describe: 'per-layer widths: JSON map from layer names or patterns (blocks.*.mlp.fc2) to {w, a, acc, quant}, applied over --wbits/--abits' })
       .option('acc-bits', { type: 'number', default: DEFAULT_ACC_BITS, describe: 'accumulator width for every layer' })
+      .option('attention', {
+        type: 'string',
+        describe: "attention form of every block, over the description's `attention`: standard (Q·Kᵀ from qkv) or qkr (OFQ's query–key reparameterisation: attn.v and attn.qkr instead of attn.qkv, and attn.qk reduces over all C channels; plain ViTs only)",
+      })
       .option('quant', { type: 'string', describe: 'quantized-model file (vitsim quantize) of the checkpoint named by --model: widths and quantizers come from it' })
       .option('calib', { type: 'number', default: DEFAULT_CALIB, describe: 'with --quant: train images the integer engine measures operand statistics on' })
       .option('out', { type: 'string', describe: 'write the trace here (default: stdout)' }),
@@ -67,7 +73,8 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       process.stderr.write(`${summary(trace)}\n`);
       return;
     }
-    const workload = loadWorkload(args.model);
+    const loaded = loadWorkload(args.model);
+    const workload = args.attention === undefined ? loaded : withAttention(loaded, args.attention, '--attention');
     const defaults = uniformBits(args.wbits, args.abits, args['acc-bits']);
     const bits = args.bits === undefined ? defaults : loadBitsMap(args.bits, defaults.defaults);
     const trace = buildTrace(workload, { bits, ...(args.batch === undefined ? {} : { batch: args.batch }) });
@@ -80,6 +87,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
 /** The trace of a quantized model, its operand statistics measured on `calib` train images. */
 async function quantizedTrace(modelFile: string, quantFile: string, args: TraceArgs): Promise<Trace> {
   if (args.bits !== undefined) throw new UserError('vitsim trace: --bits does not apply with --quant (the widths come from the quantized model)');
+  if (args.attention !== undefined) throw new UserError('vitsim trace: --attention does not apply with --quant (the attention form comes from the quantized model)');
   if (!(Number.isSafeInteger(args.calib) && args.calib > 0)) throw new UserError(`--calib must be a positive integer, got ${args.calib}`);
   const accBits = args['acc-bits'];
   if (!(Number.isInteger(accBits) && accBits >= 2 && accBits <= 32)) throw new UserError(`--acc-bits must be an integer from 2 to 32, got ${accBits}`);
@@ -110,5 +118,7 @@ export function summary(trace: Trace): string {
 function publishedNote(workload: Workload, batch: number): string {
   const published = workload.published;
   if (published?.macs === undefined || (published.imgSize ?? workload.imgSize) !== workload.imgSize) return '';
-  return `, published ${formatSI(published.macs * batch, 'MAC')}`;
+  // Papers count the standard Q·Kᵀ form; a QKR trace's extra score MACs are not in their figure.
+  const form = workloadAttention(workload) === 'qkr' ? ' with standard attention' : '';
+  return `, published ${formatSI(published.macs * batch, 'MAC')}${form}`;
 }

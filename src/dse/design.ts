@@ -6,7 +6,9 @@
  * NoisyQuant point a noise adder and an N2UQ point a threshold unit (one lane per array column, as
  * the arch defaults give the vector unit) unless the base design already has one. Its quantizers go
  * where the papers put them (QUANT-METHODS.md §3c, §4c, §7c): twin-uniform on the softmax and GELU
- * outputs (P of P·V, the input of fc2); noise or thresholds on the inputs of qkv, proj, fc1 and fc2.
+ * outputs (P of P·V, the input of fc2); noise or thresholds on the inputs of qkv, proj, fc1 and fc2
+ * (of v instead of qkv when the workload's attention is OFQ's QKR: v's input X̂ is also the input of
+ * qkr and qk, made once by the unit the trace charges on v — src/trace/build.ts).
  * A mixed-precision budget b (Liu et al. 2021) is simulated as b bits everywhere: the per-layer
  * widths come from the weights' nuclear norms, which a trace without weights does not have.
  */
@@ -20,7 +22,7 @@ import type { Accelerator, DramType } from '../hw/arch.js';
 import { uniformBits, type BitConfig, type BitsEntry } from '../trace/bits.js';
 import { buildTrace } from '../trace/build.js';
 import type { Trace } from '../trace/trace.js';
-import { loadWorkload, type Workload } from '../trace/workload.js';
+import { loadWorkload, workloadAttention, type Workload } from '../trace/workload.js';
 import { AXES, type SweepMethod } from './axes.js';
 import type { ParamValue } from './result.js';
 import type { SweepSpec } from './spec.js';
@@ -201,7 +203,16 @@ function archFile(base: ArchFile, params: Record<string, ParamValue>, quant: Poi
   return raw;
 }
 
-const LINEAR_INPUTS = ['*.attn.qkv', '*.attn.proj', '*.mlp.fc1', '*.mlp.fc2'];
+/**
+ * The linear layers whose inputs carry a method's quantizer. A bit map's patterns must each match a
+ * layer (trace/bits.ts checkPatternsUsed), so a QKR workload names attn.v in place of qkv. Not
+ * attn.qkr: it reads the same X̂ codes as attn.v, and a quantizer on both would charge the noise
+ * adder or threshold unit twice for one tensor (and, for N2UQ, skip requantizing V, since the
+ * simulator takes a threshold-quantized next GEMM to consume this one's output).
+ */
+function linearInputs(workload: Workload): string[] {
+  return [workloadAttention(workload) === 'qkr' ? '*.attn.v' : '*.attn.qkv', '*.attn.proj', '*.mlp.fc1', '*.mlp.fc2'];
+}
 
 /** Widths for every layer and the method's quantizers where its paper puts them. */
 function bitConfig(quant: PointQuant, workload: Workload): BitConfig {
@@ -212,10 +223,10 @@ function bitConfig(quant: PointQuant, workload: Workload): BitConfig {
       bits.layers = at(['*.attn.pv', '*.mlp.fc2'], { quant: 'twin-uniform' });
       break;
     case 'noisyquant':
-      bits.layers = at(LINEAR_INPUTS, { quant: 'noisy' });
+      bits.layers = at(linearInputs(workload), { quant: 'noisy' });
       break;
     case 'n2uq':
-      bits.layers = at(LINEAR_INPUTS, { quant: 'threshold' });
+      bits.layers = at(linearInputs(workload), { quant: 'threshold' });
       break;
     default:
       break;

@@ -9,6 +9,12 @@
  *   { "*": { "w": 8, "a": 8 }, "blocks.*.mlp.fc2": { "a": 6 }, "head": { "w": 8, "a": 8 } }
  *
  * Every entry that matches a layer applies, in file order, so a later entry refines an earlier one.
+ *
+ * A pattern that matches no layer is refused. That includes `*.attn.qkv` on a workload with QKR
+ * attention, whose blocks have attn.v and attn.qkr instead: the two carry different weights (W_v and
+ * the per-head W_qk,h), so which of them a qkv width was meant for is the user's call, not ours. The
+ * refusal says so and names the QKR layers (and the other way round for attn.v/attn.qkr patterns on
+ * standard attention).
  */
 import { describe as describeValue, fieldError, UserError } from '../config/errors.js';
 import { readJsonFile } from '../config/schema.js';
@@ -128,9 +134,22 @@ export function describeBits(config: BitConfig): string {
 export function checkPatternsUsed(config: BitConfig, names: string[], model: string): void {
   for (const { pattern } of config.layers) {
     if (!names.some((name) => matches(pattern, name))) {
-      throw new UserError(`${config.file ?? 'bits'}: ${JSON.stringify(pattern)} matches no layer of ${model} (layers look like ${names.slice(0, 3).join(', ')}, …)`);
+      const what = `${config.file ?? 'bits'}: ${JSON.stringify(pattern)} matches no layer of ${model}`;
+      throw new UserError(`${what} (${attentionFormHint(pattern, names) ?? `layers look like ${names.slice(0, 3).join(', ')}, …`})`);
     }
   }
+}
+
+/** Why a pattern written for the other attention form (qkv vs QKR's v and qkr) matches nothing, or undefined. */
+function attentionFormHint(pattern: string, names: string[]): string | undefined {
+  const qkr = names.filter((name) => name.endsWith('.attn.qkr'));
+  if (qkr.length > 0) {
+    if (!qkr.some((name) => matches(pattern, name.replace(/qkr$/, 'qkv')))) return undefined;
+    return `its attention is QKR: its blocks have attn.v and attn.qkr instead of attn.qkv; give widths for those`;
+  }
+  const qkv = names.filter((name) => name.endsWith('.attn.qkv'));
+  if (!qkv.some((name) => matches(pattern, name.replace(/qkv$/, 'v')) || matches(pattern, name.replace(/qkv$/, 'qkr')))) return undefined;
+  return `attn.v and attn.qkr exist only with QKR attention (workload field attention "qkr" or --attention qkr); this one has attn.qkv`;
 }
 
 /** `*` matches any run of characters; everything else is literal; the whole name must match. */

@@ -14,12 +14,20 @@
  *   token and then keeps one, an accelerator need not.
  * - Requantizing a GEMM's output to the next op's width belongs to the GEMM (the `actQuant` of its
  *   consumer says which unit does it), not a separate op.
+ * - A QKR block (OFQ, ../shared/QUANT-METHODS.md §6a, §6d; contract in src/quant/spec.ts) has no qkv:
+ *   attn.v projects V alone, attn.qkr multiplies the LayerNorm output X̂ by the H per-head C×C
+ *   weights W_qk,h stacked into one C × H·C GEMM (U = X̂·W_qkᵀ), and attn.qk is then X̂·U_hᵀ per head,
+ *   T×C×T with a reduction over all C channels instead of the head dimension. The score path costs
+ *   H·C²·T + H·T²·C MACs per image instead of 2·C²·T + T²·C. norm1 writes X̂ once at attn.v's width;
+ *   attn.qkr and attn.qk read the same X̂. The simulator charges a GEMM's A quantizer unit (noise
+ *   adder, threshold unit) on that GEMM, right when each A is a tensor of its own; X̂ is made once, so
+ *   the quantizers vitsim places itself (dse/design.ts, from-quantized.ts) sit on attn.v only.
  */
 import { UserError } from '../config/errors.js';
 import { bitsFor, checkPatternsUsed, describeBits, type BitConfig } from './bits.js';
 import type { GemmOp, Op, VectorKind, VectorOp } from './ops.js';
 import { TRACE_FORMAT, TRACE_VERSION, type Trace } from './trace.js';
-import type { SwinWorkload, VitWorkload, Workload } from './workload.js';
+import { workloadAttention, type AttentionForm, type SwinWorkload, type VitWorkload, type Workload } from './workload.js';
 
 /** The ops before bit-widths are given: shapes and names only. */
 export type GemmShape = Pick<GemmOp, 'kind' | 'name' | 'm' | 'k' | 'n' | 'count' | 'bOperand'>;
@@ -65,7 +73,8 @@ function vitShapes(w: VitWorkload, batch: number): OpShape[] {
     gemm('patch_embed.proj', batch * patches, w.inChans * w.patchSize * w.patchSize, d),
     vector('add', 'pos_embed', batch * tokens, d),
   ];
-  for (let i = 0; i < w.depth; i++) ops.push(...blockShapes(`blocks.${i}`, batch * tokens, d, w.numHeads, Math.round(d * w.mlpRatio), tokens, batch, false));
+  const attention = workloadAttention(w);
+  for (let i = 0; i < w.depth; i++) ops.push(...blockShapes(`blocks.${i}`, batch * tokens, d, w.numHeads, Math.round(d * w.mlpRatio), tokens, batch, false, attention));
   if (w.classToken) {
     ops.push(vector('layernorm', 'norm', batch, d, 1, 'head'));
   } else {
@@ -111,13 +120,24 @@ function swinShapes(w: SwinWorkload, batch: number): OpShape[] {
  * One pre-norm transformer block on `rows` tokens of width d. Attention runs on `groups`
  * independent sets of `seq` tokens (images for a ViT, windows × images for Swin), one GEMM per head.
  */
-function blockShapes(p: string, rows: number, d: number, heads: number, hidden: number, seq: number, groups: number, positionBias: boolean): OpShape[] {
+function blockShapes(p: string, rows: number, d: number, heads: number, hidden: number, seq: number, groups: number, positionBias: boolean, attention: AttentionForm = 'standard'): OpShape[] {
   const headDim = d / heads;
   const perHead = heads * groups;
+  const scores: OpShape[] =
+    attention === 'qkr'
+      ? [
+          vector('layernorm', `${p}.norm1`, rows, d, 1, `${p}.attn.v`),
+          gemm(`${p}.attn.v`, rows, d, d),
+          gemm(`${p}.attn.qkr`, rows, d, heads * d),
+          gemm(`${p}.attn.qk`, seq, d, seq, perHead, 'activation'),
+        ]
+      : [
+          vector('layernorm', `${p}.norm1`, rows, d, 1, `${p}.attn.qkv`),
+          gemm(`${p}.attn.qkv`, rows, d, 3 * d),
+          gemm(`${p}.attn.qk`, seq, headDim, seq, perHead, 'activation'),
+        ];
   return [
-    vector('layernorm', `${p}.norm1`, rows, d, 1, `${p}.attn.qkv`),
-    gemm(`${p}.attn.qkv`, rows, d, 3 * d),
-    gemm(`${p}.attn.qk`, seq, headDim, seq, perHead, 'activation'),
+    ...scores,
     ...(positionBias ? [vector('add', `${p}.attn.rel_pos_bias`, seq, seq, perHead)] : []),
     vector('softmax', `${p}.attn.softmax`, seq, seq, perHead, `${p}.attn.pv`),
     gemm(`${p}.attn.pv`, seq, seq, headDim, perHead, 'activation'),

@@ -38,8 +38,8 @@ export interface OperandStats {
 /**
  * One matrix multiply, repeated `count` times with the same shape: out[M,N] = A[M,K] · B[K,N].
  * A is always an activation. B is a weight matrix for linear layers (patch embedding, qkv, proj,
- * fc1, fc2, head, Swin's patch-merging reduction) and a second activation for the attention products
- * Q·Kᵀ and P·V. Linear layers fold the batch into M (`count` 1); attention products are kept per
+ * fc1, fc2, head, Swin's patch-merging reduction; v and qkr in a QKR block) and a second activation
+ * for the attention products Q·Kᵀ (X̂·U_hᵀ in a QKR block) and P·V. Linear layers fold the batch into M (`count` 1); attention products are kept per
  * head (and per window, and per image) with `count` = heads × windows × batch, because that per-head
  * shape is what the array is folded over.
  */

@@ -8,6 +8,13 @@ import { join } from 'node:path';
 import { UserError } from '../config/errors.js';
 import { presetNames, resolvePreset } from '../config/presets.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
+// The quantized-model contract owns the attention forms; a workload names the same two, so a model
+// quantized with QKR and a description written by hand trace to the same ops.
+import type { AttentionForm } from '../quant/spec.js';
+
+export type { AttentionForm };
+
+export const ATTENTION_FORMS: readonly AttentionForm[] = ['standard', 'qkr'];
 
 /** The shipped descriptions and both published schemas (workload, trace) live in workloads/. */
 export const WORKLOADS_DIR = fileURLToPath(new URL('../../workloads/', import.meta.url));
@@ -46,6 +53,12 @@ export interface VitWorkload extends WorkloadCommon {
   depth: number;
   numHeads: number;
   classToken: boolean;
+  /**
+   * How the blocks form their attention scores (default 'standard', Q·Kᵀ): 'qkr' is OFQ's query–key
+   * reparameterisation (../shared/QUANT-METHODS.md §6a, §6d), which keeps no q or k projection and
+   * instead multiplies the LayerNorm output by a per-head C×C weight W_qk,h, also at inference.
+   */
+  attention?: AttentionForm;
 }
 
 /** A Swin transformer: `embedDim` is stage 0's width, doubled by each patch merging. */
@@ -80,21 +93,45 @@ interface WorkloadFile extends Omit<WorkloadCommon, 'description' | 'batch'> {
   numHeads: number | number[];
   windowSize?: number;
   classToken?: boolean;
+  attention?: AttentionForm;
 }
 
 /** Validates a parsed description and fills the defaults; `file` is used only in error messages. */
 export function parseWorkload(data: unknown, file: string): Workload {
   // `$schema` only points editors at the schema. The schema's if/then has already tied depth and a
   // single head count to vit, and depths, windowSize and a head list per stage to swin.
-  const { $schema: _schema, family, description, batch, depth, depths, numHeads, windowSize, classToken, ...common } = validateWithSchema<WorkloadFile>(data, workloadSchema(), file);
+  const { $schema: _schema, family, description, batch, depth, depths, numHeads, windowSize, classToken, attention, ...common } = validateWithSchema<WorkloadFile>(data, workloadSchema(), file);
+  if (family === 'swin' && attention === 'qkr') throw new UserError(`${file}: attention "qkr" is defined for plain ViT blocks (family "vit"), got family "swin"`);
   const shared = { ...common, description: description ?? '', batch: batch ?? 1 };
   const workload: Workload =
     family === 'swin'
       ? { ...shared, family, depths: [...(depths as number[])], numHeads: [...(numHeads as number[])], windowSize: windowSize as number }
-      : { ...shared, family, depth: depth as number, numHeads: numHeads as number, classToken: classToken ?? true };
+      : { ...shared, family, depth: depth as number, numHeads: numHeads as number, classToken: classToken ?? true, attention: attention ?? 'standard' };
   const problem = workloadProblem(workload);
   if (problem) throw new UserError(`${file}: ${problem}`);
   return workload;
+}
+
+/**
+ * The workload with its blocks' attention in the given form (vitsim trace/simulate --attention).
+ * QKR is defined for plain ViT blocks; `where` names the flag in the refusal (`--attention`).
+ */
+export function withAttention(w: Workload, form: string, where: string): Workload {
+  const attention = parseAttentionForm(form, where);
+  if (w.family === 'vit') return { ...w, attention };
+  if (attention === 'standard') return w;
+  throw new UserError(`${where} ${attention} is defined for plain ViT blocks (family "vit"), but ${w.name} is family "swin"`);
+}
+
+/** A user's attention form (`--attention`), checked: the one-line refusal names `where`. */
+export function parseAttentionForm(value: string, where: string): AttentionForm {
+  if ((ATTENTION_FORMS as readonly string[]).includes(value)) return value as AttentionForm;
+  throw new UserError(`${where} must be one of ${ATTENTION_FORMS.map((f) => JSON.stringify(f)).join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+/** The attention form of a workload's blocks (Swin's are always standard). */
+export function workloadAttention(w: Workload): AttentionForm {
+  return w.family === 'vit' ? w.attention ?? 'standard' : 'standard';
 }
 
 /**

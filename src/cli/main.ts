@@ -17,7 +17,9 @@ export async function main(argv: string[]): Promise<void> {
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : 100)
     .fail((message, error) => {
       if (error) throw error;
-      throw new UserError(`vitsim: ${message}`);
+      // yargs puts the detail of some messages on later lines ("Invalid values:\n  Argument: …"); the
+      // one-line rule keeps all of it on one.
+      throw new UserError(`vitsim: ${message.trim().replace(/\s*\n\s*/g, ' ')}`);
     });
   await parser.parseAsync();
 }

@@ -43,7 +43,7 @@ interface QatRecord {
   steps: number;
   trainSeconds: number;
   wallSeconds: number;
-  options: { seed: number; epochs: number; batchSize: number; lr: number; cga: { enabled: boolean; fraction: number; boundaryRange: number } };
+  options: { seed: number; epochs: number; batchSize: number; lr: number; cga: { enabled: boolean; fraction: number; boundaryRange: number }; attention?: 'standard' | 'qkr' };
   oscillation: { main: OscillationStats; late: OscillationStats };
   frozenFraction: number;
   evaluation: { testImages: number; integerAccuracy: number; fakeQuantAccuracy: number; integerOverflows: number } | null;
@@ -70,10 +70,12 @@ const records = readdirSync(dir)
   .map((f) => ({ file: f.replace(/\.record\.json$/, ''), r: JSON.parse(readFileSync(join(dir, f), 'utf8')) as QatRecord }));
 
 const methodOrder = ['n2uq', 'ofq', 'lsq'];
+const qkr = (r: QatRecord): boolean => r.options.attention === 'qkr';
 const byBits = (a: { r: QatRecord }, b: { r: QatRecord }): number =>
-  b.r.wbits - a.r.wbits || methodOrder.indexOf(a.r.method) - methodOrder.indexOf(b.r.method) || Number(b.r.options.cga.enabled) - Number(a.r.options.cga.enabled);
+  b.r.wbits - a.r.wbits || methodOrder.indexOf(a.r.method) - methodOrder.indexOf(b.r.method) || Number(qkr(b.r)) - Number(qkr(a.r)) ||
+  Number(b.r.options.cga.enabled) - Number(a.r.options.cga.enabled);
 const pct = (v: number): string => `${(100 * v).toFixed(2)} %`;
-const label = (r: QatRecord): string => (r.method === 'ofq' && !r.options.cga.enabled ? 'ofq (no CGA)' : r.method);
+const label = (r: QatRecord): string => `${r.method}${qkr(r) ? ' + QKR' : ''}${r.method === 'ofq' && !r.options.cga.enabled ? ' (no CGA)' : ''}`;
 
 const lines: string[] = [];
 lines.push('| bits | method | integer engine | fake-quant | test images | fine-tuning | train s | wall s | model | best PTQ, integer engine |');
@@ -95,7 +97,7 @@ lines.push('|---|---|---|---|---|---|---|---|---|');
 for (const { r } of records.filter((x) => x.r.method === 'ofq').sort(byBits)) {
   const { main, late } = r.oscillation;
   const f = (v: number): string => `${(100 * v).toFixed(4)} %`;
-  lines.push(`| W${r.wbits}A${r.abits} | ${r.options.cga.enabled ? `CGA (BR ${r.options.cga.boundaryRange})` : 'no CGA'} | ${r.options.lr} | ${late.steps} | ${pct(r.frozenFraction)} | ${f(late.flipRate)} | ${f(late.oscillationRate)} | ${f(main.flipRate)} | ${f(main.oscillationRate)} |`);
+  lines.push(`| W${r.wbits}A${r.abits} | ${r.options.cga.enabled ? `CGA (BR ${r.options.cga.boundaryRange})` : 'no CGA'}${qkr(r) ? ', QKR' : ''} | ${r.options.lr} | ${late.steps} | ${pct(r.frozenFraction)} | ${f(late.flipRate)} | ${f(late.oscillationRate)} | ${f(main.flipRate)} | ${f(main.oscillationRate)} |`);
 }
 if (ptq.length > 0) {
   lines.push('');

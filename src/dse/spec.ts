@@ -133,8 +133,15 @@ export function parseSweep(data: unknown, file: string, options: { resolved?: bo
     if (spec.sampling.points > size) throw new UserError(`${file}: sampling.points asks for ${spec.sampling.points} distinct points, but the grid has only ${size}`);
   }
   checkDesignAxes(spec, spec.axes.map((a, i) => ({ name: a.name, values: values[i] })), file);
-  if (spec.accuracy.source === 'measured' && loadWorkload(spec.workload).checkpoint === undefined) {
-    throw new UserError(`${file}: accuracy.source measured needs a workload with a shipped checkpoint; ${spec.workload} has none (use literature)`);
+  if (spec.accuracy.source === 'measured') {
+    const workload = loadWorkload(spec.workload);
+    if (workload.checkpoint === undefined) {
+      throw new UserError(`${file}: accuracy.source measured needs a workload with a shipped checkpoint; ${spec.workload} has none (use literature)`);
+    }
+    // A measurement quantizes the checkpoint post-training, which keeps its standard attention.
+    if (workload.family === 'vit' && workload.attention === 'qkr') {
+      throw new UserError(`${file}: accuracy.source measured quantizes ${spec.workload}'s checkpoint post-training, with standard attention, not QKR (QKR models come from vitsim qat --qkr; use literature or a standard workload)`);
+    }
   }
   if (spec.accuracy.source === 'measured') checkMeasurableMethods(spec, values, file);
   return spec;

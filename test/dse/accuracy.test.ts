@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { literatureTable, readLiterature } from '../../src/dse/accuracy.js';
 import { evaluator } from '../../src/dse/evaluate.js';
 import { measuredAccuracy, type MeasureEngine } from '../../src/dse/measured.js';
 import { ACCURACY_DIR, parseSweep } from '../../src/dse/spec.js';
+import { WORKLOADS_DIR } from '../../src/trace/workload.js';
 import { refusal } from '../refusal.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'vitsim-accuracy-'));
@@ -94,5 +95,12 @@ describe('measured accuracy', () => {
 
   it('refuses a workload with no checkpoint to measure', () => {
     expect(refusal(() => sweep('deit-b', { source: 'measured' }))).toBe(`${join(DIR, 'a.json')}: accuracy.source measured needs a workload with a shipped checkpoint; deit-b has none (use literature)`);
+  });
+
+  it('refuses to measure a QKR workload, whose checkpoint post-training quantization cannot reproduce', () => {
+    const file = join(DIR, 'qkr-workload.json');
+    const shipped = JSON.parse(readFileSync(join(WORKLOADS_DIR, 'vit-fashion-mnist.json'), 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...shipped, $schema: undefined, attention: 'qkr', checkpoint: shipped.checkpoint }));
+    expect(refusal(() => sweep(file, { source: 'measured' }))).toMatch(/accuracy\.source measured quantizes .* post-training, with standard attention, not QKR/);
   });
 });

@@ -11,9 +11,14 @@
  *     dyadic sum of the stream and the branch) → I-LayerNorm → fc1.input unit → fc1 → GELU input
  *     (16-bit) → integer GELU → fc2.input unit → fc2 (twin: two accumulators) → residual add
  *   I-LayerNorm of the class tokens → head.input unit → head → logits = accumulator · its scale.
+ * A QKR block (OFQ, spec.ts) starts its attention differently:
+ *   I-LayerNorm → X unit (X codes [m, C], per-token steps allowed) → attn.v → V unit
+ *                                                                 → attn.qkr → U unit [m, H·C]
+ *   per (image, head) X_b·U_b,hᵀ → integer softmax with one constants set per score row (row t's
+ *   scale is s_X[t]·s_U·d^−½) → P unit → P·V … as above.
  */
 import { headDim, mlpHidden, numPatches, numTokens, type Tensor, type ViTConfig } from '../model/config.js';
-import type { ActQuant, QuantizedViT, QuantLinear, QuantMatmul, UniformQuant, WeightQuant } from '../quant/spec.js';
+import { attentionOf, type ActQuant, type QuantizedViT, type QuantLinear, type QuantMatmul, type UniformQuant, type WeightQuant } from '../quant/spec.js';
 import { DEFAULT_ACC_BITS, MAX_ACC_BITS, type Accumulator, type OverflowMode } from './accumulator.js';
 import { iGelu, iGeluConstants, iSoftmaxConstants, type IBertSoftmaxConstants, type IGeluConstants } from './ibert.js';
 import { layerNormStep, OUT_FRACTION_BITS, shiftGelu, shiftGeluConstants, shiftmaxConstants, type GeluConstants, type SoftmaxConstants } from './ivit.js';
@@ -60,13 +65,40 @@ export interface ResidualAdd {
 export type SoftmaxKernel = { set: 'ivit'; c: SoftmaxConstants } | { set: 'ibert'; c: IBertSoftmaxConstants };
 export type GeluKernel = { set: 'ivit'; c: GeluConstants } | { set: 'ibert'; c: IGeluConstants };
 
-export interface BlockProgram {
+/** A block with Q·Kᵀ attention. */
+export interface StandardBlock extends BlockTail {
+  kind: 'standard';
   norm1: QuantizerUnit;
   qkv: LinearStage;
   q: QuantizerUnit;
   k: QuantizerUnit;
   v: QuantizerUnit;
   softmax: SoftmaxKernel;
+}
+
+/** A block with OFQ's query–key reparameterisation: scores X̂·U_hᵀ, no Q or K. */
+export interface QkrBlock extends BlockTail {
+  kind: 'qkr';
+  /** I-LayerNorm → X unit (attn.v.input = attn.qkr.input = qk.a): X codes [m, C], also the scores' A operand. */
+  norm1: QuantizerUnit;
+  attnV: LinearStage;
+  /** [m, H·C] accumulator: columns h·C…(h+1)·C are head h's U_hᵀ. */
+  qkr: LinearStage;
+  /** attn.v accumulator → V codes (pv.b). */
+  v: QuantizerUnit;
+  /** attn.qkr accumulator → U codes (qk.b), H·C channels. */
+  u: QuantizerUnit;
+  /**
+   * [T] softmax constants of each score row: row t's scale is s_X[t]·s_U·d^−½, so per-token X steps
+   * need one set per distinct step (entries are shared when the steps are equal).
+   */
+  softmax: SoftmaxKernel[];
+}
+
+export type BlockProgram = StandardBlock | QkrBlock;
+
+/** What every block shares after its scores: P, P·V, proj, the MLP and both residual adds. */
+export interface BlockTail {
   p: QuantizerUnit;
   pvShift?: number;
   projInput: QuantizerUnit;
@@ -126,13 +158,9 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
   const d = config.embedDim;
   const hd = headDim(config);
   const hidden = mlpHidden(config);
-  const fp = (name: string): Float32Array => {
-    const p = q.floatParams.get(name) as Tensor | undefined;
-    if (!p) throw new Error(`compileProgram: float parameter ${name} is missing`);
-    return p.data;
-  };
-  const linear = (name: string): QuantLinear => q.ops.get(name) as QuantLinear;
-  const matmul = (name: string): QuantMatmul => q.ops.get(name) as QuantMatmul;
+  const fp = (name: string): Float32Array => floatParam(q, name);
+  const linear = (name: string): QuantLinear => linearOp(q, name);
+  const matmul = (name: string): QuantMatmul => matmulOp(q, name);
   const weightStats = new Map<string, { zeroFraction: number; meanAbs: number }>();
 
   // patch_embed: the input quantizer is the pixel code itself.
@@ -163,10 +191,9 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
   for (let o = 0; o < d; o++) clsRow[o] = clampTo(Math.floor((cls[o] + pos[o]) / r0.scale[0] + 0.5), -(2 ** 15), 2 ** 15 - 1);
 
   const blocks: BlockProgram[] = [];
+  const scoreKernel = (scale: number): SoftmaxKernel => (nonlinear === 'ivit' ? { set: 'ivit', c: shiftmaxConstants(scale, t) } : { set: 'ibert', c: iSoftmaxConstants(scale, t) });
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}.`;
-    const qkvOp = linear(b + 'attn.qkv');
-    const qk = matmul(b + 'attn.qk');
     const pv = matmul(b + 'attn.pv');
     const projOp = linear(b + 'attn.proj');
     const fc1Op = linear(b + 'mlp.fc1');
@@ -175,16 +202,11 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     const resMid = q.residual[2 * i + 1];
     const resOut = q.residual[2 * i + 2];
 
-    const norm1 = layerNormUnit(qkvOp.input, fp(b + 'norm1.weight'), fp(b + 'norm1.bias'), d, b + 'attn.qkv.input');
-    const qkv = linearStage(qkvOp, norm1.meaning, norm1.unit, t, weightStats);
-    const qkvScale = (tok: number, c: number): number => qkv.accScale[(tok % qkv.scaleRows) * qkv.outs + c];
-    const qUnit = compileUnit(qk.a, (tok, c) => qkvScale(tok, c), { channels: d, inTokens: qkv.scaleRows, role: 'matmul' }, b + 'attn.qk.a');
-    const kUnit = compileUnit(qk.b, (tok, c) => qkvScale(tok, d + c), { channels: d, inTokens: qkv.scaleRows, role: 'matmul' }, b + 'attn.qk.b');
-    const vUnit = compileUnit(pv.b, (tok, c) => qkvScale(tok, 2 * d + c), { channels: d, inTokens: qkv.scaleRows, role: 'matmul' }, b + 'attn.pv.b');
-    const scoreScale = (qUnit.meaning.step[0] * kUnit.meaning.step[0]) / Math.sqrt(hd);
-    const softmax: SoftmaxKernel = nonlinear === 'ivit' ? { set: 'ivit', c: shiftmaxConstants(scoreScale, t) } : { set: 'ibert', c: iSoftmaxConstants(scoreScale, t) };
+    const attention = attentionOf(q) === 'qkr'
+      ? qkrAttention(q, b, { tokens: t, headDim: hd, weightStats, scoreKernel })
+      : standardAttention(q, b, { tokens: t, headDim: hd, weightStats, scoreKernel });
     const pUnit = compileUnit(pv.a, () => 2 ** -OUT_FRACTION_BITS, { channels: t, inTokens: 1, role: 'matmul' }, b + 'attn.pv.a');
-    const pvStep = pUnit.meaning.step[0] * vUnit.meaning.step[0];
+    const pvStep = pUnit.meaning.step[0] * attention.vStep;
     const projIn = compileUnit(projOp.input, () => pvStep, { channels: d, inTokens: 1, role: 'linear' }, b + 'attn.proj.input');
     const proj = linearStage(projOp, projIn.meaning, projIn.unit, t, weightStats);
     const residual1 = residualAdd(resIn, resMid, proj);
@@ -204,7 +226,7 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     const residual2 = residualAdd(resMid, resOut, fc2);
 
     blocks.push({
-      norm1: norm1.unit, qkv, q: qUnit.unit, k: kUnit.unit, v: vUnit.unit, softmax, p: pUnit.unit,
+      ...attention.block, p: pUnit.unit,
       ...(pUnit.meaning.twinShift === undefined ? {} : { pvShift: pUnit.meaning.twinShift }),
       projInput: projIn.unit, proj, residual1, norm2: norm2.unit, fc1, geluInput, geluTokens: fc1.scaleRows, geluScale, gelu, geluTable, fc2, residual2,
     });
@@ -222,6 +244,98 @@ export function compileProgram(q: QuantizedViT, options: CompileOptions = {}): I
     pixel: { scale: peStep, zeroPoint: pixelQ.zeroPoint, lo: pixelRange.lo, hi: pixelRange.hi },
     patchEmbed, embedResidual, clsRow, blocks, norm: norm.unit, head, weightStats,
   };
+}
+
+/** What the attention stages of a block need from the whole program. */
+interface AttentionContext {
+  tokens: number;
+  headDim: number;
+  weightStats: IntegerProgram['weightStats'];
+  /** The softmax constants for scores at this real scale. */
+  scoreKernel(scale: number): SoftmaxKernel;
+}
+
+/** A block's stages up to its softmax, and the real step of its V operand. */
+interface AttentionStages<B> {
+  block: B;
+  vStep: number;
+}
+
+/** LN1 → qkv → Q, K, V units (per-channel dyadics from qkv's per-channel accumulator scales) → softmax at s_Q·s_K·d^−½. */
+function standardAttention(q: QuantizedViT, b: string, ctx: AttentionContext): AttentionStages<Omit<StandardBlock, keyof BlockTail>> {
+  const d = q.config.embedDim;
+  const qkvOp = linearOp(q, b + 'attn.qkv');
+  const qk = matmulOp(q, b + 'attn.qk');
+  const pv = matmulOp(q, b + 'attn.pv');
+  const norm1 = layerNormUnit(qkvOp.input, floatParam(q, b + 'norm1.weight'), floatParam(q, b + 'norm1.bias'), d, b + 'attn.qkv.input');
+  const qkv = linearStage(qkvOp, norm1.meaning, norm1.unit, ctx.tokens, ctx.weightStats);
+  const qkvScale = (tok: number, c: number): number => qkv.accScale[(tok % qkv.scaleRows) * qkv.outs + c];
+  const shape = { channels: d, inTokens: qkv.scaleRows, role: 'matmul' } as const;
+  const qUnit = compileUnit(qk.a, (tok, c) => qkvScale(tok, c), shape, b + 'attn.qk.a');
+  const kUnit = compileUnit(qk.b, (tok, c) => qkvScale(tok, d + c), shape, b + 'attn.qk.b');
+  const vUnit = compileUnit(pv.b, (tok, c) => qkvScale(tok, 2 * d + c), shape, b + 'attn.pv.b');
+  const softmax = ctx.scoreKernel((qUnit.meaning.step[0] * kUnit.meaning.step[0]) / Math.sqrt(ctx.headDim));
+  return {
+    block: { kind: 'standard', norm1: norm1.unit, qkv, q: qUnit.unit, k: kUnit.unit, v: vUnit.unit, softmax },
+    vStep: vUnit.meaning.step[0],
+  };
+}
+
+/**
+ * LN1 → X unit → attn.v → V unit, and attn.qkr → U unit; the X codes are the scores' A operand as
+ * they are (a zero point there would need a run-time correction, so it must be 0), and OFQ's
+ * uniform quantizers are the only kinds modelled on X̂ and U.
+ */
+function qkrAttention(q: QuantizedViT, b: string, ctx: AttentionContext): AttentionStages<Omit<QkrBlock, keyof BlockTail>> {
+  const d = q.config.embedDim;
+  const heads = q.config.numHeads;
+  const vOp = linearOp(q, b + 'attn.v');
+  const qkrOp = linearOp(q, b + 'attn.qkr');
+  const qk = matmulOp(q, b + 'attn.qk');
+  const pv = matmulOp(q, b + 'attn.pv');
+  const x = vOp.input;
+  if (x.kind !== 'uniform' || x.zeroPoint !== 0) {
+    throw new Error(`${b}attn.v.input: QKR's X̂ must be a uniform quantizer with zero point 0 for the integer engine, got ${x.kind === 'uniform' ? `zero point ${x.zeroPoint}` : x.kind}`);
+  }
+  const u = qk.b;
+  if (u.kind !== 'uniform' || u.scale.length !== 1 || u.zeroPoint !== 0) {
+    throw new Error(`${b}attn.qk.b: QKR's U must be a per-tensor uniform quantizer with zero point 0 for the integer engine, got ${u.kind}`);
+  }
+  const norm1 = layerNormUnit(x, floatParam(q, b + 'norm1.weight'), floatParam(q, b + 'norm1.bias'), d, b + 'attn.v.input');
+  const attnV = linearStage(vOp, norm1.meaning, norm1.unit, ctx.tokens, ctx.weightStats);
+  const qkr = linearStage(qkrOp, norm1.meaning, norm1.unit, ctx.tokens, ctx.weightStats);
+  const vUnit = compileUnit(pv.b, (tok, c) => attnV.accScale[(tok % attnV.scaleRows) * d + c], { channels: d, inTokens: attnV.scaleRows, role: 'matmul' }, b + 'attn.pv.b');
+  const uUnit = compileUnit(u, (tok, c) => qkr.accScale[(tok % qkr.scaleRows) * heads * d + c], { channels: heads * d, inTokens: qkr.scaleRows, role: 'matmul' }, b + 'attn.qk.b');
+  const xStep = norm1.meaning.step;
+  const uStep = uUnit.meaning.step[0];
+  const kernels = new Map<number, SoftmaxKernel>();
+  const softmax = Array.from({ length: ctx.tokens }, (_, tok) => {
+    const scale = (xStep[xStep.length === 1 ? 0 : tok] * uStep) / Math.sqrt(ctx.headDim);
+    let kernel = kernels.get(scale);
+    if (!kernel) {
+      kernel = ctx.scoreKernel(scale);
+      kernels.set(scale, kernel);
+    }
+    return kernel;
+  });
+  return {
+    block: { kind: 'qkr', norm1: norm1.unit, attnV, qkr, v: vUnit.unit, u: uUnit.unit, softmax },
+    vStep: vUnit.meaning.step[0],
+  };
+}
+
+function linearOp(q: QuantizedViT, name: string): QuantLinear {
+  return q.ops.get(name) as QuantLinear;
+}
+
+function matmulOp(q: QuantizedViT, name: string): QuantMatmul {
+  return q.ops.get(name) as QuantMatmul;
+}
+
+function floatParam(q: QuantizedViT, name: string): Float32Array {
+  const p = q.floatParams.get(name) as Tensor | undefined;
+  if (!p) throw new Error(`compileProgram: float parameter ${name} is missing`);
+  return p.data;
 }
 
 /**

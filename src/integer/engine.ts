@@ -6,7 +6,7 @@
  * the thread that ran it. Only the logits leave the integer domain: accumulator · its real scale.
  */
 import { accumulate, OverflowCounter } from './accumulator.js';
-import type { BlockProgram, IntegerProgram, LinearStage, ResidualAdd, SoftmaxKernel } from './compile.js';
+import type { BlockProgram, IntegerProgram, LinearStage, QkrBlock, ResidualAdd, SoftmaxKernel, StandardBlock } from './compile.js';
 import { iSoftmaxRow } from './ibert.js';
 import { iLayerNormRow, shiftmaxRow } from './ivit.js';
 import { isTwin, observeThreshold, quantizeRows, type OperandTally, type QuantizerUnit, type ThresholdObservation } from './quantizer-unit.js';
@@ -118,55 +118,10 @@ class Run {
   }
 
   block(blk: BlockProgram, prefix: string, residual: Int32Array): void {
-    const { tokens: t, dim: d, heads, headDim: hd } = this.program;
+    const { tokens: t } = this.program;
     const m = this.m;
-    // Attention branch.
-    const qkvIn = this.layerNorm(blk.norm1, residual, m, t, prefix + 'attn.qkv');
-    const qkv = this.linear(blk.qkv, qkvIn.main, qkvIn.high, m);
-    const qCodes = scratch16('q', m * d);
-    const kCodes = scratch16('k', m * d);
-    const vCodes = scratch16('v', m * d);
-    quantizeRows(blk.q, qkv, m, t, qCodes, undefined, this.operandTally(prefix + 'attn.qk', 'a'), 3 * d, 0);
-    quantizeRows(blk.k, qkv, m, t, kCodes, undefined, this.operandTally(prefix + 'attn.qk', 'b'), 3 * d, d);
-    quantizeRows(blk.v, qkv, m, t, vCodes, undefined, this.operandTally(prefix + 'attn.pv', 'b'), 3 * d, 2 * d);
-    if (this.observer) {
-      this.observe(blk.q, qkv, m, t, qCodes, prefix + 'attn.qk', 'a', 3 * d, 0);
-      this.observe(blk.k, qkv, m, t, kCodes, prefix + 'attn.qk', 'b', 3 * d, d);
-      this.observe(blk.v, qkv, m, t, vCodes, prefix + 'attn.pv', 'b', 3 * d, 2 * d);
-    }
-    const qh = scratch16('qh', t * hd);
-    const kh = scratch16('kh', t * hd);
-    const vh = scratch16('vh', t * hd);
-    const scores = scratch64('scores', t * t);
-    const probs = scratch64('probs', t * t);
-    const rowScratch = scratch64('row', t);
-    const pMain = scratch16('pMain', t * t);
-    const pHigh = isTwin(blk.p) ? scratch16('pHigh', t * t) : undefined;
-    const out = scratch64('pvOut', t * hd);
-    const outHigh = pHigh ? scratch64('pvOutHigh', t * hd) : undefined;
-    const pvAcc = scratch64('pvAcc', m * d);
-    const acc = this.program.accumulator;
-    const pTally = this.operandTally(prefix + 'attn.pv', 'a');
-    for (let b = 0; b < this.batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        gatherHead(qCodes, qh, b, h, t, d, hd);
-        gatherHead(kCodes, kh, b, h, t, d, hd);
-        gatherHead(vCodes, vh, b, h, t, d, hd);
-        accumulate(qh, kh, scores, { m: t, k: hd, n: t, transB: true }, acc, this.counter, prefix + 'attn.qk');
-        softmaxRows(blk.softmax, scores, probs, t, rowScratch);
-        quantizeRows(blk.p, probs, t, 1, pMain, pHigh, pTally);
-        if (this.observer) this.observe(blk.p, probs, t, 1, pMain, prefix + 'attn.pv', 'a');
-        accumulate(pMain, vh, out, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
-        if (pHigh && outHigh) {
-          accumulate(pHigh, vh, outHigh, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
-          combineTwin(out, outHigh, blk.pvShift as number, out, t * hd);
-        }
-        for (let r = 0; r < t; r++) {
-          const dst = (b * t + r) * d + h * hd;
-          for (let j = 0; j < hd; j++) pvAcc[dst + j] = out[r * hd + j];
-        }
-      }
-    }
+    // Attention branch: every head's P·V accumulator in its columns of [m, D].
+    const pvAcc = blk.kind === 'qkr' ? this.qkrAttention(blk, prefix, residual) : this.standardAttention(blk, prefix, residual);
     const projIn = this.quantize(blk.projInput, pvAcc, m, t, prefix + 'attn.proj');
     const proj = this.linear(blk.proj, projIn.main, projIn.high, m);
     this.residualAdd(blk.residual1, residual, proj);
@@ -185,6 +140,109 @@ class Run {
     const fc2In = this.quantize(blk.fc2.input, g, m, t, prefix + 'mlp.fc2');
     const fc2 = this.linear(blk.fc2, fc2In.main, fc2In.high, m);
     this.residualAdd(blk.residual2, residual, fc2);
+  }
+
+  /** LN1 → qkv → Q, K, V codes → per (image, head) Q·Kᵀ → softmax → P·V. */
+  private standardAttention(blk: StandardBlock, prefix: string, residual: Int32Array): Float64Array {
+    const { tokens: t, dim: d, heads, headDim: hd } = this.program;
+    const m = this.m;
+    const qkvIn = this.layerNorm(blk.norm1, residual, m, t, prefix + 'attn.qkv');
+    const qkv = this.linear(blk.qkv, qkvIn.main, qkvIn.high, m);
+    const qCodes = scratch16('q', m * d);
+    const kCodes = scratch16('k', m * d);
+    const vCodes = scratch16('v', m * d);
+    quantizeRows(blk.q, qkv, m, t, qCodes, undefined, this.operandTally(prefix + 'attn.qk', 'a'), 3 * d, 0);
+    quantizeRows(blk.k, qkv, m, t, kCodes, undefined, this.operandTally(prefix + 'attn.qk', 'b'), 3 * d, d);
+    quantizeRows(blk.v, qkv, m, t, vCodes, undefined, this.operandTally(prefix + 'attn.pv', 'b'), 3 * d, 2 * d);
+    if (this.observer) {
+      this.observe(blk.q, qkv, m, t, qCodes, prefix + 'attn.qk', 'a', 3 * d, 0);
+      this.observe(blk.k, qkv, m, t, kCodes, prefix + 'attn.qk', 'b', 3 * d, d);
+      this.observe(blk.v, qkv, m, t, vCodes, prefix + 'attn.pv', 'b', 3 * d, 2 * d);
+    }
+    const qh = scratch16('qh', t * hd);
+    const kh = scratch16('kh', t * hd);
+    const vh = scratch16('vh', t * hd);
+    const scores = scratch64('scores', t * t);
+    const { pvAcc, attend } = this.headOutputs(blk, prefix, [blk.softmax]);
+    for (let b = 0; b < this.batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        gatherHead(qCodes, qh, b, h, t, d, hd);
+        gatherHead(kCodes, kh, b, h, t, d, hd);
+        gatherHead(vCodes, vh, b, h, t, d, hd);
+        accumulate(qh, kh, scores, { m: t, k: hd, n: t, transB: true }, this.program.accumulator, this.counter, prefix + 'attn.qk');
+        attend(b, h, scores, vh);
+      }
+    }
+    return pvAcc;
+  }
+
+  /**
+   * LN1 → X codes (one unit, read by attn.v, attn.qkr and the scores, and tallied for each) → V
+   * codes and U codes [m, H·C] → per (image, head) X_b·U_b,hᵀ over all C channels → softmax with
+   * each row's constants → P·V.
+   */
+  private qkrAttention(blk: QkrBlock, prefix: string, residual: Int32Array): Float64Array {
+    const { tokens: t, dim: d, heads, headDim: hd } = this.program;
+    const m = this.m;
+    const x = this.layerNorm(blk.norm1, residual, m, t, prefix + 'attn.v').main;
+    this.tally(prefix + 'attn.qkr', 'a', x, m * d);
+    this.tally(prefix + 'attn.qk', 'a', x, m * d);
+    const v = this.linear(blk.attnV, x, undefined, m);
+    const vCodes = scratch16('v', m * d);
+    quantizeRows(blk.v, v, m, t, vCodes, undefined, this.operandTally(prefix + 'attn.pv', 'b'));
+    if (this.observer) this.observe(blk.v, v, m, t, vCodes, prefix + 'attn.pv', 'b');
+    const width = heads * d;
+    const u = this.linear(blk.qkr, x, undefined, m);
+    const uCodes = scratch16('u', m * width);
+    quantizeRows(blk.u, u, m, t, uCodes, undefined, this.operandTally(prefix + 'attn.qk', 'b'));
+    const uh = scratch16('uh', t * d);
+    const vh = scratch16('vh', t * hd);
+    const scores = scratch64('scores', t * t);
+    const { pvAcc, attend } = this.headOutputs(blk, prefix, blk.softmax);
+    for (let b = 0; b < this.batch; b++) {
+      const xb = x.subarray(b * t * d, (b + 1) * t * d);
+      for (let h = 0; h < heads; h++) {
+        gatherHead(uCodes, uh, b, h, t, width, d);
+        gatherHead(vCodes, vh, b, h, t, d, hd);
+        accumulate(xb, uh, scores, { m: t, k: d, n: t, transB: true }, this.program.accumulator, this.counter, prefix + 'attn.qk');
+        attend(b, h, scores, vh);
+      }
+    }
+    return pvAcc;
+  }
+
+  /**
+   * What follows the scores of one (image, head): softmax (`softmax` holds one constants set, or
+   * one per score row), the P unit, P·V (twin: two accumulators), written into head h's columns
+   * of the returned [m, D] accumulator.
+   */
+  private headOutputs(
+    blk: BlockProgram, prefix: string, softmax: readonly SoftmaxKernel[],
+  ): { pvAcc: Float64Array; attend: (b: number, h: number, scores: Float64Array, vh: Int16Array) => void } {
+    const { tokens: t, dim: d, headDim: hd, accumulator: acc } = this.program;
+    const probs = scratch64('probs', t * t);
+    const rowScratch = scratch64('row', t);
+    const pMain = scratch16('pMain', t * t);
+    const pHigh = isTwin(blk.p) ? scratch16('pHigh', t * t) : undefined;
+    const out = scratch64('pvOut', t * hd);
+    const outHigh = pHigh ? scratch64('pvOutHigh', t * hd) : undefined;
+    const pvAcc = scratch64('pvAcc', this.m * d);
+    const pTally = this.operandTally(prefix + 'attn.pv', 'a');
+    const attend = (b: number, h: number, scores: Float64Array, vh: Int16Array): void => {
+      softmaxRows(softmax, scores, probs, t, rowScratch);
+      quantizeRows(blk.p, probs, t, 1, pMain, pHigh, pTally);
+      if (this.observer) this.observe(blk.p, probs, t, 1, pMain, prefix + 'attn.pv', 'a');
+      accumulate(pMain, vh, out, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
+      if (pHigh && outHigh) {
+        accumulate(pHigh, vh, outHigh, { m: t, k: t, n: hd }, acc, this.counter, prefix + 'attn.pv');
+        combineTwin(out, outHigh, blk.pvShift as number, out, t * hd);
+      }
+      for (let r = 0; r < t; r++) {
+        const dst = (b * t + r) * d + h * hd;
+        for (let j = 0; j < hd; j++) pvAcc[dst + j] = out[r * hd + j];
+      }
+    };
+    return { pvAcc, attend };
   }
 
   /** I-LayerNorm of rows of the (centred) residual stream, then the unit into `op`'s input operand. */
@@ -258,17 +316,20 @@ class Run {
   }
 }
 
-function softmaxRows(kernel: SoftmaxKernel, scores: Float64Array, probs: Float64Array, t: number, scratch: Float64Array): void {
+/** Row r of the scores with kernels[r], or with kernels[0] for every row when only one is given. */
+function softmaxRows(kernels: readonly SoftmaxKernel[], scores: Float64Array, probs: Float64Array, t: number, scratch: Float64Array): void {
+  const perRow = kernels.length > 1;
   for (let r = 0; r < t; r++) {
+    const kernel = kernels[perRow ? r : 0];
     if (kernel.set === 'ivit') shiftmaxRow(scores, r * t, t, probs, r * t, kernel.c, scratch);
     else iSoftmaxRow(scores, r * t, t, probs, r * t, kernel.c, scratch);
   }
 }
 
-/** Head h of image b out of a [B·T, D] operand array into a contiguous [T, hd] one. */
-function gatherHead(src: Int16Array, dst: Int16Array, b: number, h: number, t: number, d: number, hd: number): void {
+/** Head h (columns h·hd…(h+1)·hd) of image b out of a [B·T, width] operand array into a contiguous [T, hd] one. */
+function gatherHead(src: Int16Array, dst: Int16Array, b: number, h: number, t: number, width: number, hd: number): void {
   for (let r = 0; r < t; r++) {
-    const from = (b * t + r) * d + h * hd;
+    const from = (b * t + r) * width + h * hd;
     for (let j = 0; j < hd; j++) dst[r * hd + j] = src[from + j];
   }
 }

@@ -6,7 +6,7 @@
  *                        full-precision network's inputs, PTQ4ViT §2)
  *   foldNormalisation    fold (x − mean)/std into patch_embed so both engines take raw pixels
  *   residualQuantizers   the 2·depth+1 signed 16-bit residual-stream quantizers from calibration max|x|
- *   assembleQuantizedViT per-op decisions → a validated QuantizedViT
+ *   assembleQuantizedViT per-op decisions → a validated QuantizedViT (standard or QKR attention)
  *
  * Layouts of the captured operands (row-major, rows × cols):
  *   linear   input [rows, in], output [rows, out] (bias included); rows = images·T (patch_embed:
@@ -15,6 +15,8 @@
  *            output = scores S_g = Q_g·K_gᵀ·d^−½ as [images·H·T, T] (Q unscaled, the d^−½ applied after)
  *   pv       a = P [images·H·T, T] (softmax rows), b = V [images·H·T, d]; output O_g = P_g·V_g [images·H·T, d]
  * Row r of an operand is token r % tokens (the `tokens` field), which per-token quantizers index by.
+ * The capture is of the float model, whose attention is always Q·Kᵀ; a method that produces QKR
+ * blocks (OFQ's QAT) derives attn.v and attn.qkr itself and passes `attention: 'qkr'`.
  */
 import { gemm } from '../kernels/gemm.js';
 import { headDim, mlpHidden, numPatches, numTokens, paramShapes, type Tensor, type ViTConfig, type ViTParams } from '../model/config.js';
@@ -23,8 +25,8 @@ import { im2col } from '../model/layers/patch-embed.js';
 import { normaliseImages, vitForward } from '../model/vit.js';
 import { codeRange, maxAbs, uniformQuant } from './quantizers.js';
 import {
-  floatParamsOf, isFloatParam, quantOpNames, RESIDUAL_BITS,
-  type ActQuant, type QuantizedViT, type QuantLinear, type QuantMatmul, type QuantMethod, type QuantOp, type UniformQuant, type WeightQuant,
+  attentionOf, floatParamsOf, isFloatParam, linearWeightShape, quantOpNames, RESIDUAL_BITS,
+  type ActAddend, type ActQuant, type AttentionForm, type QuantizedViT, type QuantLinear, type QuantMatmul, type QuantMethod, type QuantOp, type UniformQuant, type WeightQuant,
 } from './spec.js';
 
 /** One captured operand: `rows` × `cols` values, row r being token r % tokens. */
@@ -264,7 +266,10 @@ export function floatParams(params: ViTParams): ViTParams {
   return floatParamsOf(params);
 }
 
-/** One method's decision for a linear op; `bias` defaults to the float bias (folded for patch_embed). */
+/**
+ * One method's decision for a linear op; `bias` defaults to the float bias (folded for patch_embed).
+ * QKR's attn.v and attn.qkr have no float parameter of their own, so their decisions carry the bias.
+ */
 export interface LinearDecision {
   kind: 'linear';
   input: ActQuant;
@@ -287,16 +292,20 @@ export interface AssembleInput {
   options: Record<string, unknown>;
   decisions: Map<string, OpDecision>;
   residual: UniformQuant[];
+  /** The blocks' attention form (default 'standard'); 'qkr' expects attn.v and attn.qkr decisions instead of attn.qkv. */
+  attention?: AttentionForm;
 }
 
 /** Builds the QuantizedViT from per-op decisions and checks it (a bad decision is a bug of the method). */
 export function assembleQuantizedViT(input: AssembleInput): QuantizedViT {
   const { config, params, decisions } = input;
+  const attention = input.attention ?? 'standard';
   const ops = new Map<string, QuantOp>();
-  for (const name of quantOpNames(config)) {
+  for (const name of quantOpNames(config, attention)) {
     const decision = decisions.get(name);
     if (!decision) throw new Error(`assembleQuantizedViT: no decision for op ${name}`);
     if (decision.kind === 'linear') {
+      if (!decision.bias && isQkrLinear(name)) throw new Error(`assembleQuantizedViT: the decision for ${name} must carry its bias (a QKR op has no float bias to default to)`);
       const bias = decision.bias ?? linearParams(config, params, name).bias;
       const op: QuantLinear = { kind: 'linear', name, input: decision.input, weight: decision.weight, bias: Float32Array.from(bias) };
       ops.set(name, op);
@@ -307,7 +316,9 @@ export function assembleQuantizedViT(input: AssembleInput): QuantizedViT {
   }
   const extra = [...decisions.keys()].filter((name) => !ops.has(name));
   if (extra.length > 0) throw new Error(`assembleQuantizedViT: decisions for unknown ops ${extra.join(', ')}`);
-  const q: QuantizedViT = { config, method: input.method, options: input.options, floatParams: floatParams(params), ops, residual: input.residual };
+  const q: QuantizedViT = {
+    config, ...(attention === 'qkr' ? { attention } : {}), method: input.method, options: input.options, floatParams: floatParams(params), ops, residual: input.residual,
+  };
   const problem = quantizedViTProblem(q);
   if (problem) throw new Error(`assembleQuantizedViT: ${problem}`);
   return q;
@@ -320,12 +331,16 @@ export const MAX_BITS = 16;
 /**
  * The first thing wrong with a QuantizedViT, in words (undefined if none): every op present in
  * forward order with the right kind and shapes, bits in 2…16, codes in range, scales positive and
- * finite, thresholds strictly increasing, 2·depth+1 signed 16-bit residual quantizers. The file
+ * finite, thresholds strictly increasing, 2·depth+1 signed 16-bit residual quantizers. A QKR block
+ * (spec.ts) also needs qk.a to be the very quantizer of attn.v.input and attn.qkr.input (compared by
+ * value) with a zero post-add, and qk.b (U) signed per-tensor uniform with zero point 0. The file
  * reader turns the answer into a UserError; assembly into a bug report.
  */
 export function quantizedViTProblem(q: QuantizedViT): string | undefined {
   const { config } = q;
-  const names = quantOpNames(config);
+  const attention = attentionOf(q);
+  if (attention !== 'standard' && attention !== 'qkr') return `attention must be "standard" or "qkr", got ${String(attention)}`;
+  const names = quantOpNames(config, attention);
   const got = [...q.ops.keys()];
   if (got.join(',') !== names.join(',')) {
     const missing = names.find((n) => !q.ops.has(n));
@@ -344,15 +359,18 @@ export function quantizedViTProblem(q: QuantizedViT): string | undefined {
     if (op.name !== name) return `op ${name} carries the name ${op.name}`;
     if (name.endsWith('.qk') || name.endsWith('.pv')) {
       if (op.kind !== 'matmul') return `op ${name} must be a matmul`;
+      if (attention === 'qkr' && name.endsWith('.qk')) {
+        const problem = qkrScoresProblem(q, name, op);
+        if (problem) return problem;
+        continue;
+      }
       const aCols = name.endsWith('.qk') ? hd : t;
       const problem = actProblem(`${name}.a`, op.a, aCols, t, false) ?? actProblem(`${name}.b`, op.b, hd, t, false);
       if (problem) return problem;
       continue;
     }
     if (op.kind !== 'linear') return `op ${name} must be a linear layer`;
-    const w = paramShapes(config).get(`${name}.weight`) as number[];
-    const outs = w[0];
-    const ins = w.slice(1).reduce((a, b) => a * b, 1);
+    const [outs, ins] = linearWeightShape(config, name);
     const tokens = name === 'patch_embed.proj' ? numPatches(config) : name === 'head' ? 1 : t;
     const problem = actProblem(`${name}.input`, op.input, ins, tokens, true) ?? weightProblem(`${name}.weight`, op.weight, outs, ins);
     if (problem) return problem;
@@ -368,6 +386,79 @@ export function quantizedViTProblem(q: QuantizedViT): string | undefined {
     if (!(r.scale[0] > 0 && Number.isFinite(r.scale[0]))) return `residual[${i}].scale must be positive and finite, got ${r.scale[0]}`;
   }
   return undefined;
+}
+
+/** attn.v and attn.qkr: the linears of a QKR block. */
+function isQkrLinear(name: string): boolean {
+  return name.endsWith('.attn.v') || name.endsWith('.attn.qkr');
+}
+
+/**
+ * A QKR block's scores op `blocks.N.attn.qk`: a = X̂ [T, C], the quantizer attn.v and attn.qkr read
+ * (whose learned pre-bias may stay, but whose post-add would need a column-sum correction of
+ * X̂·U_hᵀ), and b = U [T, H·C], signed per-tensor uniform with zero point 0 so every head's scores are
+ * one integer product at one scale. The linears before it have already been checked.
+ */
+function qkrScoresProblem(q: QuantizedViT, name: string, op: QuantMatmul): string | undefined {
+  const { config } = q;
+  const t = numTokens(config);
+  const c = config.embedDim;
+  const block = name.slice(0, -'.qk'.length);
+  const x = (q.ops.get(`${block}.v`) as QuantLinear).input;
+  const problem = actProblem(`${name}.a`, op.a, c, t, true) ?? actProblem(`${name}.b`, op.b, config.numHeads * c, t, false);
+  if (problem) return problem;
+  if (!sameActQuant((q.ops.get(`${block}.qkr`) as QuantLinear).input, x)) {
+    return `${block}.qkr.input must be the same quantizer as ${block}.v.input (QKR quantizes the LayerNorm output once for both)`;
+  }
+  if (!sameActQuant(op.a, x)) return `${name}.a must be the same quantizer as ${block}.v.input (QKR's scores multiply the X̂ that attn.v and attn.qkr read)`;
+  const addend = op.a.kind === 'twin-softmax' ? undefined : op.a.addend;
+  const nonzero = addend ? addend.postAdd.findIndex((v) => v !== 0) : -1;
+  if (addend && nonzero >= 0) {
+    return `${name}.a.addend.postAdd must be all zero in a QKR block (it would need a column-sum correction of X̂·U_hᵀ), got ${addend.postAdd[nonzero]} at channel ${nonzero}`;
+  }
+  const u = op.b;
+  if (u.kind !== 'uniform' || !u.signed || u.scale.length !== 1 || u.zeroPoint !== 0) {
+    return `${name}.b (U) must be a signed per-tensor uniform quantizer with zero point 0 in a QKR block, got ${describeAct(u)}`;
+  }
+  return undefined;
+}
+
+/** Equal kind, bits, scalars, vectors (by value) and addend. */
+function sameActQuant(a: ActQuant, b: ActQuant): boolean {
+  if (a.kind !== b.kind || a.bits !== b.bits) return false;
+  switch (a.kind) {
+    case 'uniform': {
+      const o = b as UniformQuant;
+      return a.signed === o.signed && a.zeroPoint === o.zeroPoint && sameValues(a.scale, o.scale) && sameAddend(a.addend, o.addend);
+    }
+    case 'twin-softmax':
+      return a.splitExponent === (b as typeof a).splitExponent;
+    case 'twin-gelu': {
+      const o = b as typeof a;
+      return a.negScale === o.negScale && a.posShift === o.posShift && sameAddend(a.addend, o.addend);
+    }
+    case 'threshold': {
+      const o = b as typeof a;
+      return a.step === o.step && a.offset === o.offset && sameValues(a.thresholds, o.thresholds) && sameAddend(a.addend, o.addend);
+    }
+  }
+}
+
+function sameAddend(a: ActAddend | undefined, b: ActAddend | undefined): boolean {
+  if (!a || !b) return a === b;
+  const noise = (n: ActAddend['noise']): string => JSON.stringify(n ?? null);
+  return a.kind === b.kind && sameValues(a.preAdd, b.preAdd) && sameValues(a.postAdd, b.postAdd) && noise(a.noise) === noise(b.noise);
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function describeAct(q: ActQuant): string {
+  if (q.kind !== 'uniform') return `a ${q.kind} quantizer`;
+  return `${q.signed ? 'signed' : 'unsigned'} uniform, ${q.scale.length} scale${q.scale.length === 1 ? '' : 's'}, zero point ${q.zeroPoint}`;
 }
 
 function bitsProblem(where: string, bits: number): string | undefined {

@@ -10,6 +10,11 @@
  *                LN2 → fc1.input → fc1 → GELU → fc2.input → fc2 → + x → residual[2i+2]
  *   final LN of the class token → head.input → head → logits
  *
+ * A QKR block (OFQ's query–key reparameterisation, spec.ts) replaces the first line by
+ *                LN1 → X̂ = attn.v.input (= attn.qkr.input = qk.a, quantized once) → V = X̂·Ŵ_vᵀ + b → pv.b(V)
+ *                U = X̂·Ŵ_qkrᵀ + b [T, H·C] → qk.b(U); per head S_h = X̂·Û_hᵀ·d^−½, Û_h = columns h·C…(h+1)·C
+ * and goes on from the softmax as above. X̂ is reported to `observe` under attn.v, attn.qkr and qk 'a'.
+ *
  * LayerNorm, softmax and GELU are injectable, so the integer engine can run this same datapath with
  * its float-domain approximations and tell the two error sources apart.
  */
@@ -21,7 +26,7 @@ import { layerNormForward } from '../model/layers/layer-norm.js';
 import { linearForward } from '../model/layers/linear.js';
 import { addClassAndPosition, im2col } from '../model/layers/patch-embed.js';
 import { dequantizeWeight, fakeQuantArray } from './quantizers.js';
-import type { ActQuant, QuantizedViT, QuantLinear, QuantMatmul, WeightQuant } from './spec.js';
+import { attentionOf, type ActQuant, type QuantizedViT, type QuantLinear, type QuantMatmul, type WeightQuant } from './spec.js';
 
 /** The nonlinear ops of the datapath, float in and float out. */
 export interface Nonlinears {
@@ -53,7 +58,8 @@ export interface FakeQuantOptions {
    * Called with every quantizer's input before quantization (x, preAdd not yet added) and its
    * dequantized output x̂, both [rows, cols]; for residual quantizers the name is `residual.<i>`
    * and the operand 'input'. Matmul operands come as [images·T, D] slices of qkv (Q, K, V) and
-   * [images·H·T, T] (P). The arrays are scratch: copy what you keep.
+   * [images·H·T, T] (P); in a QKR block qk's a is X̂ [images·T, D] (the same arrays as attn.v's and
+   * attn.qkr's input) and b is U [images·T, H·D]. The arrays are scratch: copy what you keep.
    */
   observe?: (name: string, operand: OperandName, x: Float32Array, xHat: Float32Array, rows: number, cols: number) => void;
 }
@@ -111,12 +117,13 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
   const attnOut = new Float32Array(m * d);
   const headQ = new Float32Array(t * hd);
   const headK = new Float32Array(t * hd);
+  const headU = new Float32Array(t * d);
   const headV = new Float32Array(t * hd);
   const headO = new Float32Array(t * hd);
   const scoreScale = 1 / Math.sqrt(hd);
-  for (let i = 0; i < config.depth; i++) {
-    const pre = `blocks.${i}.`;
-    nl.layerNorm(x, fp(pre + 'norm1.weight'), fp(pre + 'norm1.bias'), normed, m, d);
+
+  /** Q·Kᵀ attention of block `pre` on `normed`: softmax of the scores into `probs`, and V̂. */
+  const standardScores = (pre: string): Float32Array => {
     const qkv = linear(pre + 'attn.qkv', normed, m);
     for (let r = 0; r < m; r++) {
       qs.set(qkv.subarray(r * 3 * d, r * 3 * d + d), r * d);
@@ -128,7 +135,7 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
     const qHat = quant(qk.name, 'a', qk.a, qs, m, d, t);
     const kHat = quant(qk.name, 'b', qk.b, ks, m, d, t);
     const vHat = quant(pv.name, 'b', pv.b, vs, m, d, t);
-    // Scores and softmax per (image, head); P is quantized over all of them at once below.
+    // Scores and softmax per (image, head); P is quantized over all of them at once by the caller.
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         gatherHead(qHat, headQ, b, h, t, d, hd);
@@ -139,6 +146,43 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
         nl.softmaxRows(p, t, t);
       }
     }
+    return vHat;
+  };
+
+  /** QKR attention of block `pre` on `normed`: every head multiplies the whole X̂ [T, C] by its U_hᵀ. */
+  const qkrScores = (pre: string): Float32Array => {
+    const vOp = linearOp(pre + 'attn.v');
+    const qkrOp = linearOp(pre + 'attn.qkr');
+    const qk = matmulOp(pre + 'attn.qk');
+    const pv = matmulOp(pre + 'attn.pv');
+    // One quantizer for the three readers of X̂ (spec.ts checks they are equal).
+    const xHat = quant(vOp.name, 'input', vOp.input, normed, m, d, t);
+    observe?.(qkrOp.name, 'input', normed, xHat, m, d);
+    observe?.(qk.name, 'a', normed, xHat, m, d);
+    linearForward(xHat, dequantized(vOp.weight), vOp.bias, vs, m, d, d);
+    const u = new Float32Array(m * heads * d);
+    linearForward(xHat, dequantized(qkrOp.weight), qkrOp.bias, u, m, d, heads * d);
+    const uHat = quant(qk.name, 'b', qk.b, u, m, heads * d, t);
+    const vHat = quant(pv.name, 'b', pv.b, vs, m, d, t);
+    for (let b = 0; b < batch; b++) {
+      const xb = xHat.subarray(b * t * d, (b + 1) * t * d);
+      for (let h = 0; h < heads; h++) {
+        gatherHead(uHat, headU, b, h, t, heads * d, d);
+        const p = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
+        gemm(xb, headU, p, { m: t, k: d, n: t, transB: true });
+        for (let j = 0; j < p.length; j++) p[j] *= scoreScale;
+        nl.softmaxRows(p, t, t);
+      }
+    }
+    return vHat;
+  };
+
+  const scores = attentionOf(q) === 'qkr' ? qkrScores : standardScores;
+  for (let i = 0; i < config.depth; i++) {
+    const pre = `blocks.${i}.`;
+    nl.layerNorm(x, fp(pre + 'norm1.weight'), fp(pre + 'norm1.bias'), normed, m, d);
+    const vHat = scores(pre);
+    const pv = matmulOp(pre + 'attn.pv');
     const pHat = quant(pv.name, 'a', pv.a, probs, batch * heads * t, t, t);
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
@@ -166,10 +210,10 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
   return linear('head', clsNormed, batch, 1);
 }
 
-/** Head h's columns of image b's rows of x [B·T, D] → dst [T, hd]. */
-function gatherHead(x: Float32Array, dst: Float32Array, b: number, h: number, t: number, d: number, hd: number): void {
+/** Head h's columns h·hd…(h+1)·hd of image b's rows of x [B·T, width] → dst [T, hd]. */
+function gatherHead(x: Float32Array, dst: Float32Array, b: number, h: number, t: number, width: number, hd: number): void {
   for (let r = 0; r < t; r++) {
-    const src = (b * t + r) * d + h * hd;
+    const src = (b * t + r) * width + h * hd;
     dst.set(x.subarray(src, src + hd), r * hd);
   }
 }

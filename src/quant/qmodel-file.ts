@@ -3,6 +3,8 @@
  * integer weight codes in the narrowest integer dtype that fits, every scale, zero point, threshold,
  * addend vector, effective bias and float parameter as tensors, and the rest (config, method,
  * options, each quantizer's kind, bits and scalars) as JSON strings in `__metadata__`.
+ * `__metadata__.attention` is "qkr" for a model with OFQ's query–key reparameterisation and absent
+ * for standard attention, so files of standard models are the same as before QKR existed.
  *
  * Writing then reading gives back the same QuantizedViT bit for bit. The reader treats the file as
  * hostile: every malformed input is a one-line UserError naming the file and what was expected.
@@ -16,15 +18,20 @@ import {
 } from '../model/safetensors.js';
 import { quantizedViTProblem } from './assemble.js';
 import {
-  isFloatParam, quantOpNames, QUANT_METHODS,
-  type ActAddend, type ActQuant, type QuantizedViT, type QuantMethod, type QuantOp, type UniformQuant, type WeightQuant,
+  attentionOf, isFloatParam, linearWeightShape, quantOpNames, QUANT_METHODS,
+  type ActAddend, type AttentionForm, type ActQuant, type QuantizedViT, type QuantMethod, type QuantOp, type UniformQuant, type WeightQuant,
 } from './spec.js';
 
 export const QMODEL_FORMAT = 'vitsim-qmodel';
 export const QMODEL_VERSION = 1;
 
 /** Metadata keys (all values are strings, as safetensors requires). */
-const KEY = { format: 'format', version: 'version', config: 'config', method: 'method', options: 'options', quantizers: 'quantizers' } as const;
+const KEY = {
+  format: 'format', version: 'version', config: 'config', attention: 'attention', method: 'method', options: 'options', quantizers: 'quantizers',
+} as const;
+
+/** The only value `__metadata__.attention` may have; absent means standard attention. */
+const QKR_ATTENTION = 'qkr';
 
 /** Writes q atomically to `file`. */
 export function writeQuantizedModel(file: string, q: QuantizedViT): void {
@@ -128,6 +135,7 @@ function encodeModel(q: QuantizedViT): { tensors: Map<string, TypedTensor>; meta
     [KEY.format]: QMODEL_FORMAT,
     [KEY.version]: String(QMODEL_VERSION),
     [KEY.config]: JSON.stringify(toFileConfig(q.config)),
+    ...(attentionOf(q) === 'qkr' ? { [KEY.attention]: QKR_ATTENTION } : {}),
     [KEY.method]: q.method,
     [KEY.options]: JSON.stringify(q.options),
     [KEY.quantizers]: JSON.stringify(quantizers),
@@ -173,6 +181,11 @@ function decodeModel({ tensors, metadata }: TypedSafetensorsContents, file: stri
   const config = parseConfigJson(configText, `${file}: __metadata__.${KEY.config}`) as ViTConfig;
   const configIssue = configProblem(config);
   if (configIssue) fail(`__metadata__.${KEY.config}: ${configIssue}`);
+  const attentionText = metadata[KEY.attention];
+  if (attentionText !== undefined && attentionText !== QKR_ATTENTION) {
+    fail(`__metadata__.${KEY.attention} must be "${QKR_ATTENTION}" when present (absent means standard attention), got ${describe(attentionText)}`);
+  }
+  const attention: AttentionForm = attentionText === QKR_ATTENTION ? 'qkr' : 'standard';
   const method = metadata[KEY.method];
   if (!(QUANT_METHODS as readonly string[]).includes(method)) fail(`__metadata__.${KEY.method} must be one of ${QUANT_METHODS.join(', ')}, got ${describe(method)}`);
   const options = json(KEY.options);
@@ -242,10 +255,12 @@ function decodeModel({ tensors, metadata }: TypedSafetensorsContents, file: stri
   };
 
   const ops = new Map<string, QuantOp>();
-  const names = quantOpNames(config);
+  const names = quantOpNames(config, attention);
   const listed = Object.keys(opsJson);
   const unknown = listed.find((n) => !names.includes(n));
-  if (unknown !== undefined) fail(`__metadata__.${KEY.quantizers}.ops names ${describe(unknown)}, which the config's ViT does not have`);
+  if (unknown !== undefined) {
+    fail(`__metadata__.${KEY.quantizers}.ops names ${describe(unknown)}, which the config's ViT with ${attention} attention does not have`);
+  }
   for (const name of names) {
     if (opsJson[name] === undefined) fail(`__metadata__.${KEY.quantizers}.ops has no entry for op ${name}`);
     const o = obj(opsJson[name], `__metadata__.${KEY.quantizers}.ops.${name}`, fail);
@@ -257,9 +272,7 @@ function decodeModel({ tensors, metadata }: TypedSafetensorsContents, file: stri
     }
     const wj = obj(o.weight, `__metadata__.${KEY.quantizers}.ops.${name}.weight`, fail);
     if (wj.kind !== 'uniform' && wj.kind !== 'odd-level') fail(`__metadata__.${KEY.quantizers}.ops.${name}.weight.kind must be uniform or odd-level, got ${describe(wj.kind)}`);
-    const wshape = paramShapes(config).get(`${name}.weight`) as number[];
-    const outs = wshape[0];
-    const ins = wshape.slice(1).reduce((x, y) => x * y, 1);
+    const [outs, ins] = linearWeightShape(config, name);
     const codes = take(`${name}.weight.codes`, ['I8', 'I16', 'I32', 'U8'], [outs, ins]);
     const weight: WeightQuant = {
       kind: wj.kind as WeightQuant['kind'],
@@ -278,7 +291,7 @@ function decodeModel({ tensors, metadata }: TypedSafetensorsContents, file: stri
 
   const extra = [...tensors.keys()].filter((n) => !used.has(n));
   if (extra.length > 0) fail(`tensor ${describe(extra[0])} belongs to no quantizer or parameter${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''}`);
-  const q: QuantizedViT = { config, method: method as QuantMethod, options: options as Record<string, unknown>, floatParams, ops, residual };
+  const q: QuantizedViT = { config, ...(attention === 'qkr' ? { attention } : {}), method: method as QuantMethod, options: options as Record<string, unknown>, floatParams, ops, residual };
   const problem = quantizedViTProblem(q);
   if (problem) fail(problem);
   return q;

@@ -101,7 +101,9 @@ describe('per-token scales', () => {
 describe('integer GEMMs on the register-level array', () => {
   it('for small shapes the register-level systolic array computes the same accumulators as the engine', () => {
     const program = compileProgram(uniformW8A8());
-    const qkv = program.blocks[0].qkv;
+    const block = program.blocks[0];
+    if (block.kind !== 'standard') throw new Error('the W8A8 fixture has standard attention');
+    const qkv = block.qkv;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 8 }),

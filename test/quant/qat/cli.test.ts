@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,5 +44,24 @@ describe('vitsim qat', () => {
     await expect(qat('--model', model, '--method', 'lsq', '--wbits', '2', '--abits', '2', '--no-cga', '--out', join(dir, 'x.safetensors'))).rejects.toThrow(/--no-cga applies to --method ofq only/);
     await expect(qat('--model', model, '--method', 'ofq', '--wbits', '2', '--abits', '2', '--out', join(dir, 'x.bin'))).rejects.toThrow(/--out must name a .safetensors file/);
     await expect(qat('--model', model, '--method', 'ofq', '--wbits', '1', '--abits', '2', '--train-limit', '64', '--quiet', '--out', join(dir, 'y.safetensors'))).rejects.toThrow(/wbits must be an integer in 2…8/);
+    await expect(qat('--model', model, '--method', 'n2uq', '--wbits', '2', '--abits', '2', '--qkr', '--out', join(dir, 'x.safetensors'))).rejects.toThrow(/--qkr applies to --method ofq only/);
+  });
+
+  it('--qkr writes a QKR model that the integer engine runs, and says so in the record', async () => {
+    const out = join(dir, 'ofq-qkr.safetensors');
+    await qat('--model', model, '--method', 'ofq', '--qkr', '--wbits', '3', '--abits', '3', '--train-limit', '64', '--batch-size', '32', '--test-limit', '20', '--quiet', '--out', out);
+    const q = readQuantizedModel(out);
+    expect(q.attention).toBe('qkr');
+    expect([...q.ops.keys()].slice(0, 4)).toEqual(['patch_embed.proj', 'blocks.0.attn.v', 'blocks.0.attn.qkr', 'blocks.0.attn.qk']);
+    const record = JSON.parse(readFileSync(`${out}.record.json`, 'utf8'));
+    expect(record.options.attention).toBe('qkr');
+    expect(record.evaluation.integerOverflows).toBe(0);
+    expect(record.evaluation.integerAccuracy).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a choice outside --method\'s list is one line naming the argument and the choices (the whole vitsim CLI)', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'qat', '--model', model, '--method', 'bogus', '--wbits', '2', '--abits', '2', '--out', join(dir, 'z.safetensors')], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual(['vitsim: Invalid values: Argument: method, Given: "bogus", Choices: "lsq", "n2uq", "ofq"']);
   });
 });

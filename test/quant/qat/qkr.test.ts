@@ -9,6 +9,8 @@ import { normaliseImages, vitBackward, vitForward, zerosLike } from '../../../sr
 import { createQatModel, qatBackward, qatForward, zeroGrads } from '../../../src/quant/qat/model.js';
 import { qkrWeight, qkrWeightBackward } from '../../../src/quant/qat/qkr.js';
 import { runQat } from '../../../src/quant/qat/run.js';
+import { fakeQuantLogits } from '../../../src/quant/fakequant.js';
+import { encodeQuantizedModel, parseQuantizedModel } from '../../../src/quant/qmodel-file.js';
 import { blockWeightRegions } from '../../../src/quant/qat/train.js';
 
 const MODEL = 'workloads/models/vit-fashion-mnist.safetensors';
@@ -112,6 +114,16 @@ describe('QKR in QAT (OFQ query–key reparameterisation)', () => {
     const qk = q.ops.get('blocks.1.attn.qk');
     const v = q.ops.get('blocks.1.attn.v');
     expect(qk?.kind === 'matmul' && v?.kind === 'linear' && qk.a === v.input && qkrOp.input === v.input).toBe(true);
+    // The file keeps it, and the assembled model predicts what the training forward predicts.
+    const back = parseQuantizedModel(encodeQuantizedModel(q), 'memory');
+    expect(back.attention).toBe('qkr');
+    const images = train.pixels.subarray(0, 32 * 784);
+    const fake = fakeQuantLogits(back, images, 32);
+    const { logits } = qatForward(run.result.model, images, 32);
+    let agree = 0;
+    for (let b = 0; b < 32; b++) if (argmax(fake, b) === argmax(logits, b)) agree++;
+    // As for the standard models (train.test.ts): the residual stream is quantized only in the assembled model.
+    expect(agree).toBeGreaterThanOrEqual(28);
   });
 
   it('refuses qkr for methods other than ofq with one line', () => {
@@ -120,3 +132,9 @@ describe('QKR in QAT (OFQ query–key reparameterisation)', () => {
     expect(() => runQat('lsq', config, params, train, { wbits: 4, abits: 4, seed: 0, extra: { qkr: true } })).toThrow(/qkr .*belongs to ofq only/);
   });
 });
+
+function argmax(logits: Float32Array, row: number): number {
+  let best = 0;
+  for (let c = 1; c < 10; c++) if (logits[row * 10 + c] > logits[row * 10 + best]) best = c;
+  return best;
+}

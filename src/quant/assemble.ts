@@ -25,7 +25,7 @@ import { im2col } from '../model/layers/patch-embed.js';
 import { normaliseImages, vitForward } from '../model/vit.js';
 import { codeRange, maxAbs, uniformQuant } from './quantizers.js';
 import {
-  attentionOf, floatParamsOf, isFloatParam, linearWeightShape, quantOpNames, RESIDUAL_BITS,
+  ATTENTION_FORMS, attentionOf, floatParamsOf, isFloatParam, linearWeightShape, quantOpNames, RESIDUAL_BITS,
   type ActAddend, type ActQuant, type AttentionForm, type QuantizedViT, type QuantLinear, type QuantMatmul, type QuantMethod, type QuantOp, type UniformQuant, type WeightQuant,
 } from './spec.js';
 
@@ -339,7 +339,7 @@ export const MAX_BITS = 16;
 export function quantizedViTProblem(q: QuantizedViT): string | undefined {
   const { config } = q;
   const attention = attentionOf(q);
-  if (attention !== 'standard' && attention !== 'qkr') return `attention must be "standard" or "qkr", got ${String(attention)}`;
+  if (!ATTENTION_FORMS.includes(attention)) return `attention must be ${ATTENTION_FORMS.map((f) => `"${f}"`).join(' or ')}, got ${String(attention)}`;
   const names = quantOpNames(config, attention);
   const got = [...q.ops.keys()];
   if (got.join(',') !== names.join(',')) {
@@ -411,6 +411,11 @@ function qkrScoresProblem(q: QuantizedViT, name: string, op: QuantMatmul): strin
     return `${block}.qkr.input must be the same quantizer as ${block}.v.input (QKR quantizes the LayerNorm output once for both)`;
   }
   if (!sameActQuant(op.a, x)) return `${name}.a must be the same quantizer as ${block}.v.input (QKR's scores multiply the X̂ that attn.v and attn.qkr read)`;
+  // X̂'s codes enter the scores as they are: a zero point would need a run-time correction, and OFQ's
+  // uniform quantizer is the one kind modelled there.
+  if (x.kind !== 'uniform' || x.zeroPoint !== 0) {
+    return `${block}.v.input (QKR's X̂) must be a uniform quantizer with zero point 0, got ${describeAct(x)}`;
+  }
   const addend = op.a.kind === 'twin-softmax' ? undefined : op.a.addend;
   const nonzero = addend ? addend.postAdd.findIndex((v) => v !== 0) : -1;
   if (addend && nonzero >= 0) {

@@ -149,6 +149,8 @@ export type QuantOp = QuantLinear | QuantMatmul;
 /** How a model's attention forms its scores: Q·Kᵀ, or OFQ's query–key reparameterisation. */
 export type AttentionForm = 'standard' | 'qkr';
 
+export const ATTENTION_FORMS: readonly AttentionForm[] = ['standard', 'qkr'];
+
 export interface QuantizedViT {
   config: ViTConfig;
   /** Absent means 'standard'. Every block has the same form. */

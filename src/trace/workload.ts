@@ -10,11 +10,9 @@ import { presetNames, resolvePreset } from '../config/presets.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
 // The quantized-model contract owns the attention forms; a workload names the same two, so a model
 // quantized with QKR and a description written by hand trace to the same ops.
-import type { AttentionForm } from '../quant/spec.js';
+import { ATTENTION_FORMS, type AttentionForm } from '../quant/spec.js';
 
 export type { AttentionForm };
-
-export const ATTENTION_FORMS: readonly AttentionForm[] = ['standard', 'qkr'];
 
 /** The shipped descriptions and both published schemas (workload, trace) live in workloads/. */
 export const WORKLOADS_DIR = fileURLToPath(new URL('../../workloads/', import.meta.url));

@@ -149,6 +149,14 @@ describe('QuantizedViT with QKR attention', () => {
     expect(quantizedViTProblem(withOp('blocks.2.attn.qk', { ...qk, b: { ...u, scale: new Float32Array(17).fill(0.1) } }))).toMatch(/got signed uniform, 17 scales/);
     expect(quantizedViTProblem({ ...q, attention: 'qkv' as never })).toBe('attention must be "standard" or "qkr", got qkv');
   });
+
+  it('refuses, in one line, a file whose X̂ has a zero point: the integer engine could not run it', () => {
+    const { tensors, metadata } = parseTypedSafetensors(encodeQuantizedModel(q), FILE);
+    const quantizers = JSON.parse(metadata.quantizers);
+    for (const at of [quantizers.ops['blocks.1.attn.v'].input, quantizers.ops['blocks.1.attn.qkr'].input, quantizers.ops['blocks.1.attn.qk'].a]) at.zero_point = 3;
+    const message = refusal(() => parseQuantizedModel(encodeTypedSafetensors(tensors, { ...metadata, quantizers: JSON.stringify(quantizers) }), FILE));
+    expect(message).toMatch(/^qkr\.qmodel: blocks\.1\.attn\.v\.input \(QKR's X̂\) must be a uniform quantizer with zero point 0, got signed uniform, \d+ scales?, zero point 3$/);
+  });
 });
 
 /**

@@ -162,8 +162,11 @@ export function createQatModel(
   return { config, method, attention, wbits, abits, layout, flat, params, weights, acts };
 }
 
-/** Channels (columns) of an operand's [rows, cols] array. */
-export function operandChannels(config: ViTConfig, name: string): number {
+/**
+ * Channels of a linear input's per-channel biases (OFQ's pre/post biases). Not for the attention
+ * operands, whose widths depend on the attention form (QKR's Û has H·C columns).
+ */
+function operandChannels(config: ViTConfig, name: string): number {
   if (name.endsWith('attn.pv.a')) return numTokens(config);
   if (name.endsWith('mlp.fc2.input')) return mlpHidden(config);
   return config.embedDim;

@@ -15,8 +15,7 @@
  */
 import { assembleQuantizedViT, pixelQuant, residualQuantizers, type OpDecision } from '../assemble.js';
 import { maxAbs } from '../quantizers.js';
-import { quantOpNames, type ActQuant, type QuantizedViT, type WeightQuant } from '../spec.js';
-import { linearWeightShape } from '../spec.js';
+import { linearWeightShape, quantOpNames, type ActQuant, type QuantizedViT, type WeightQuant } from '../spec.js';
 import { forwardThresholds, lsqWeightForward, statsqForward, thresholdOffset } from './fake-quantizers.js';
 import { floatWeight, inputOperandName, linearBias, qatForward, type QatAct, type QatModel } from './model.js';
 

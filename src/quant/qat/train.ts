@@ -17,7 +17,7 @@
  * Deterministic: one thread, every draw from the seed, so the same inputs and seed give the same bits.
  */
 import type { ViTConfig, ViTParams } from '../../model/config.js';
-import type { AttentionForm } from '../spec.js';
+import { linearWeightShape, type AttentionForm } from '../spec.js';
 import { softmaxCrossEntropy } from '../../model/layers/softmax-cross-entropy.js';
 import { createRng, shuffle } from '../../model/random.js';
 import { adamWStep, augmentImage, decays, DEFAULT_ADAM, learningRate } from '../../model/train.js';
@@ -25,7 +25,7 @@ import {
   lsqLimits, lsqWeightForward, statsqDistanceToThreshold, statsqForward, thresholdOffset, type LsqAct, type ThresholdAct,
 } from './fake-quantizers.js';
 import {
-  actOperandNames, createQatModel, operandIsSigned, qatBackward, qatForward, quantizerGradTensors, quantizerTensors, zeroGrads,
+  actOperandNames, createQatModel, floatWeight, operandIsSigned, qatBackward, qatForward, quantizerGradTensors, quantizerTensors, zeroGrads,
   type QatMethod, type QatModel,
 } from './model.js';
 
@@ -224,13 +224,12 @@ export function qatAccuracy(model: QatModel, set: LabelledImages, chunk = 250): 
 export function initQuantizers(model: QatModel, pixels: Float32Array, count: number): void {
   for (const [op, wq] of model.weights) {
     if (!wq.step) continue;
-    const w = (model.params.get(`${op}.weight`) as { data: Float32Array; shape: number[] });
-    const rows = w.shape[0];
-    const cols = w.data.length / rows;
+    const w = floatWeight(model, op);
+    const [rows, cols] = linearWeightShape(model.config, op);
     const { qp } = lsqLimits(wq.bits, true);
     for (let o = 0; o < rows; o++) {
       let sum = 0;
-      for (let c = 0; c < cols; c++) sum += Math.abs(w.data[o * cols + c]);
+      for (let c = 0; c < cols; c++) sum += Math.abs(w[o * cols + c]);
       wq.step[o] = Math.max((2 * sum) / cols / Math.sqrt(qp), 1e-5);
     }
   }

@@ -6,12 +6,13 @@ import { loadDataset } from '../../../src/model/datasets.js';
 import { createRng } from '../../../src/model/random.js';
 import { softmaxCrossEntropy } from '../../../src/model/layers/softmax-cross-entropy.js';
 import { normaliseImages, vitBackward, vitForward, zerosLike } from '../../../src/model/vit.js';
-import { createQatModel, qatBackward, qatForward, zeroGrads } from '../../../src/quant/qat/model.js';
+import { createQatModel, floatWeight, qatBackward, qatForward, zeroGrads } from '../../../src/quant/qat/model.js';
 import { qkrWeight, qkrWeightBackward } from '../../../src/quant/qat/qkr.js';
 import { runQat } from '../../../src/quant/qat/run.js';
 import { fakeQuantLogits } from '../../../src/quant/fakequant.js';
 import { encodeQuantizedModel, parseQuantizedModel } from '../../../src/quant/qmodel-file.js';
-import { blockWeightRegions } from '../../../src/quant/qat/train.js';
+import { blockWeightRegions, initQuantizers } from '../../../src/quant/qat/train.js';
+import { linearWeightShape } from '../../../src/quant/spec.js';
 
 const MODEL = 'workloads/models/vit-fashion-mnist.safetensors';
 const { config, params } = loadCheckpoint(MODEL);
@@ -76,6 +77,39 @@ describe('QKR in QAT (OFQ query–key reparameterisation)', () => {
     const dBias = grads.params.get('blocks.1.attn.qkv.bias')!.data;
     expect(dBias.subarray(0, 2 * d).every((v) => v === 0)).toBe(true);
     expect(relativeError(dBias.subarray(2 * d), refGrads.get('blocks.1.attn.qkv.bias')!.data.subarray(2 * d))).toBeLessThan(2e-3);
+  });
+
+  it('in quant mode with transparent 16-bit quantizers gives the float gradients: the quantizers’ backward reads the right operands and shapes', () => {
+    const images = loadDataset('fashion-mnist', 'train', 16);
+    const model = createQatModel(config, params, 'ofq', 16, 16, 'qkr');
+    // Signed everywhere (an unsigned GELU-output quantizer would clip GELU's negative lobe) and
+    // LSQ-initialised at 16 bits: ranges of ±360·mean|x|, steps of 1 % of mean|x|.
+    for (const q of model.acts.values()) {
+      q.bits = 16;
+      if (q.kind === 'lsq') q.signed = true;
+    }
+    initQuantizers(model, images.pixels, images.count);
+    // Weights under LSQ with steps far below their values (StatsQ clips at 2·mean|W|).
+    for (const op of model.weights.keys()) {
+      const w = floatWeight(model, op);
+      const max = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      model.weights.set(op, { scheme: 'lsq', bits: 16, step: new Float32Array(linearWeightShape(config, op)[0]).fill(max / 32000) });
+    }
+    const gradsOf = (mode: 'quant' | 'float') => {
+      const { logits, activations } = qatForward(model, images.pixels, images.count, mode);
+      const grads = zeroGrads(model);
+      qatBackward(model, activations, softmaxCrossEntropy(logits, images.labels, images.count, config.numClasses).dLogits, grads);
+      return grads;
+    };
+    const quant = gradsOf('quant');
+    const float = gradsOf('float');
+    for (const name of ['blocks.0.attn.qkv.weight', 'blocks.3.attn.qkv.weight', 'blocks.0.norm1.weight', 'pos_embed']) {
+      expect(relativeError(quant.params.get(name)!.data, float.params.get(name)!.data), name).toBeLessThan(0.03);
+    }
+    // Unclipped, x̂ = x + β_pre moves with β_pre as LN1's output moves with its bias: the pre-bias of
+    // X̂ collects the gradient of all three readers (scores, attn.qkr, attn.v).
+    const preBias = (quant.acts.get('blocks.1.attn.v.input') as { preBias: Float32Array }).preBias;
+    expect(relativeError(preBias, float.params.get('blocks.1.norm1.bias')!.data)).toBeLessThan(0.03);
   });
 
   it('lays out the QKR quantizers: X̂ with a pre-bias and no post-bias, Û per tensor; CGA and the tracker see V, not q and k', () => {

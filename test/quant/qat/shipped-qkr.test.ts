@@ -36,7 +36,7 @@ describe('shipped OFQ + QKR models', () => {
       }
       // At 2–4 bits one code step is a large share of a value's range, so the integer nonlinears'
       // rounding flips borderline images: on the first 1,000 test images the standard OFQ models agree
-      // 89.3 / 95.2 / 96.5 % at W2 / W3 / W4 and these QKR ones 90.6 / 95.4 / 96.7 %.
+      // 89.3 / 95.2 / 96.5 % at W2 / W3 / W4 and these QKR ones 90.6 / 95.4 / 96.7 % (scripts/qat-agreement.ts).
       expect(agree / IMAGES).toBeGreaterThanOrEqual({ 2: 0.85, 3: 0.92, 4: 0.93 }[bits] as number);
       // The record's accuracy is over all 10,000 test images; 300 of them land within a few points.
       const record = JSON.parse(readFileSync(`${file}.record.json`, 'utf8')) as { evaluation: { integerAccuracy: number } };

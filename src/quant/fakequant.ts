@@ -25,6 +25,7 @@ import { geluForward } from '../model/layers/gelu.js';
 import { layerNormForward } from '../model/layers/layer-norm.js';
 import { linearForward } from '../model/layers/linear.js';
 import { addClassAndPosition, im2col } from '../model/layers/patch-embed.js';
+import { attentionScores, gatherHead } from './heads.js';
 import { dequantizeWeight, fakeQuantArray } from './quantizers.js';
 import { attentionOf, type ActQuant, type QuantizedViT, type QuantLinear, type QuantMatmul, type WeightQuant } from './spec.js';
 
@@ -115,9 +116,6 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
   const vs = new Float32Array(m * d);
   const probs = new Float32Array(batch * heads * t * t);
   const attnOut = new Float32Array(m * d);
-  const headQ = new Float32Array(t * hd);
-  const headK = new Float32Array(t * hd);
-  const headU = new Float32Array(t * d);
   const headV = new Float32Array(t * hd);
   const headO = new Float32Array(t * hd);
   const scoreScale = 1 / Math.sqrt(hd);
@@ -135,17 +133,8 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
     const qHat = quant(qk.name, 'a', qk.a, qs, m, d, t);
     const kHat = quant(qk.name, 'b', qk.b, ks, m, d, t);
     const vHat = quant(pv.name, 'b', pv.b, vs, m, d, t);
-    // Scores and softmax per (image, head); P is quantized over all of them at once by the caller.
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        gatherHead(qHat, headQ, b, h, t, d, hd);
-        gatherHead(kHat, headK, b, h, t, d, hd);
-        const p = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
-        gemm(headQ, headK, p, { m: t, k: hd, n: t, transB: true });
-        for (let j = 0; j < p.length; j++) p[j] *= scoreScale;
-        nl.softmaxRows(p, t, t);
-      }
-    }
+    // Scores per (image, head); P is quantized over all of them at once by the caller.
+    attentionScores(qHat, kHat, probs, { batch, tokens: t, heads, k: hd, sharedA: false }, scoreScale);
     return vHat;
   };
 
@@ -164,16 +153,7 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
     linearForward(xHat, dequantized(qkrOp.weight), qkrOp.bias, u, m, d, heads * d);
     const uHat = quant(qk.name, 'b', qk.b, u, m, heads * d, t);
     const vHat = quant(pv.name, 'b', pv.b, vs, m, d, t);
-    for (let b = 0; b < batch; b++) {
-      const xb = xHat.subarray(b * t * d, (b + 1) * t * d);
-      for (let h = 0; h < heads; h++) {
-        gatherHead(uHat, headU, b, h, t, heads * d, d);
-        const p = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
-        gemm(xb, headU, p, { m: t, k: d, n: t, transB: true });
-        for (let j = 0; j < p.length; j++) p[j] *= scoreScale;
-        nl.softmaxRows(p, t, t);
-      }
-    }
+    attentionScores(xHat, uHat, probs, { batch, tokens: t, heads, k: d, sharedA: true }, scoreScale);
     return vHat;
   };
 
@@ -182,6 +162,7 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
     const pre = `blocks.${i}.`;
     nl.layerNorm(x, fp(pre + 'norm1.weight'), fp(pre + 'norm1.bias'), normed, m, d);
     const vHat = scores(pre);
+    for (let g = 0; g < batch * heads; g++) nl.softmaxRows(probs.subarray(g * t * t, (g + 1) * t * t), t, t);
     const pv = matmulOp(pre + 'attn.pv');
     const pHat = quant(pv.name, 'a', pv.a, probs, batch * heads * t, t, t);
     for (let b = 0; b < batch; b++) {
@@ -208,14 +189,6 @@ export function fakeQuantForward(q: QuantizedViT, pixels: Float32Array, batch: n
   const clsNormed = new Float32Array(batch * d);
   nl.layerNorm(clsRows, fp('norm.weight'), fp('norm.bias'), clsNormed, batch, d);
   return linear('head', clsNormed, batch, 1);
-}
-
-/** Head h's columns h·hd…(h+1)·hd of image b's rows of x [B·T, width] → dst [T, hd]. */
-function gatherHead(x: Float32Array, dst: Float32Array, b: number, h: number, t: number, width: number, hd: number): void {
-  for (let r = 0; r < t; r++) {
-    const src = (b * t + r) * width + h * hd;
-    dst.set(x.subarray(src, src + hd), r * hd);
-  }
 }
 
 /** Dequantized weights are computed once per WeightQuant, not once per batch. */

@@ -33,7 +33,8 @@ import {
   lsqBackward, lsqForward, lsqWeightBackward, lsqWeightForward, n2uqWeightBackward, statsqForward, thresholdBackward, thresholdForward,
   type LsqAct, type LsqActGrad, type ThresholdAct, type ThresholdActGrad,
 } from './fake-quantizers.js';
-import { qkrScores, qkrScoresBackward, qkrWeight, qkrWeightBackward, type QkrShape } from './qkr.js';
+import { attentionScores, gatherHead, scatterHead } from '../heads.js';
+import { qkrScoresBackward, qkrWeight, qkrWeightBackward, type QkrShape } from './qkr.js';
 
 export type QatMethod = 'lsq' | 'n2uq' | 'ofq';
 
@@ -348,7 +349,7 @@ export function qatForward(
       const u = new Float32Array(m * heads * d);
       linearForward(n1q, weights.get(pre + 'attn.qkr') as Float32Array, linearBias(model, pre + 'attn.qkr'), u, m, d, heads * d);
       const uq = act(pre + 'attn.qk.b', u, m, heads * d, t);
-      qkrScores(n1q, uq, probs, batch, t, qkr, scale);
+      attentionScores(n1q, uq, probs, { batch, tokens: t, heads, k: d, sharedA: true }, scale);
       scores = { kind: 'qkr', u, uq };
     } else {
       n1q = act(pre + 'attn.qkv.input', n1, m, d, t);
@@ -358,18 +359,7 @@ export function qatForward(
       v = vAll;
       const qq = act(pre + 'attn.qk.a', q, m, d, t);
       const kq = act(pre + 'attn.qk.b', k, m, d, t);
-      // scores = Q̂·K̂ᵀ·d^−½ per (image, head).
-      const qh = new Float32Array(t * hd);
-      const kh = new Float32Array(t * hd);
-      for (let b = 0; b < batch; b++) {
-        for (let h = 0; h < heads; h++) {
-          headSlice(qq, qh, b, h, t, d, hd);
-          headSlice(kq, kh, b, h, t, d, hd);
-          const s = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
-          gemm(qh, kh, s, { m: t, k: hd, n: t, transB: true });
-          for (let j = 0; j < t * t; j++) s[j] *= scale;
-        }
-      }
+      attentionScores(qq, kq, probs, { batch, tokens: t, heads, k: hd, sharedA: false }, scale);
       scores = { kind: 'standard', q, k, qq, kq };
     }
     const vq = act(pre + 'attn.pv.b', v, m, d, t);
@@ -380,9 +370,9 @@ export function qatForward(
     const oh = new Float32Array(t * hd);
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
-        headSlice(vq, vh, b, h, t, d, hd);
+        gatherHead(vq, vh, b, h, t, d, hd);
         gemm(pq.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t), vh, oh, { m: t, k: t, n: hd });
-        headMerge(oh, o, b, h, t, d, hd);
+        scatterHead(oh, o, b, h, t, d, hd);
       }
     }
     const oq = act(pre + 'attn.proj.input', o, m, d, t);
@@ -478,11 +468,11 @@ export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
         const at = (b * heads + h) * t * t;
-        headSlice(dO, doh, b, h, t, d, hd);
-        headSlice(r.vq, vh, b, h, t, d, hd);
+        gatherHead(dO, doh, b, h, t, d, hd);
+        gatherHead(r.vq, vh, b, h, t, d, hd);
         gemm(doh, vh, dPq.subarray(at, at + t * t), { m: t, k: hd, n: t, transB: true });
         gemm(r.pq.subarray(at, at + t * t), doh, dvh, { m: t, k: t, n: hd, transA: true });
-        headMerge(dvh, dVq, b, h, t, d, hd);
+        scatterHead(dvh, dVq, b, h, t, d, hd);
       }
     }
     // dS = softmax'(dP)·d^−½ in place, per (image, head).
@@ -516,12 +506,12 @@ export function qatBackward(model: QatModel, a: QatActivations, dLogits: Float32
         for (let h = 0; h < heads; h++) {
           const at = (b * heads + h) * t * t;
           const dSh = dS.subarray(at, at + t * t);
-          headSlice(r.scores.qq, qh, b, h, t, d, hd);
-          headSlice(r.scores.kq, kh, b, h, t, d, hd);
+          gatherHead(r.scores.qq, qh, b, h, t, d, hd);
+          gatherHead(r.scores.kq, kh, b, h, t, d, hd);
           gemm(dSh, kh, dqh, { m: t, k: t, n: hd });
           gemm(dSh, qh, dkh, { m: t, k: t, n: hd, transA: true });
-          headMerge(dqh, dQq, b, h, t, d, hd);
-          headMerge(dkh, dKq, b, h, t, d, hd);
+          scatterHead(dqh, dQq, b, h, t, d, hd);
+          scatterHead(dkh, dKq, b, h, t, d, hd);
         }
       }
       const dQ = actBack(pre + 'attn.qk.a', r.scores.q, dQq, m, d, t);
@@ -632,20 +622,4 @@ function mergeQkv(q: Float32Array, k: Float32Array, v: Float32Array, m: number, 
     qkv.set(v.subarray(r * d, r * d + d), r * 3 * d + 2 * d);
   }
   return qkv;
-}
-
-/** Image b, head h of x [B·T, D] → dst [T, hd]. */
-function headSlice(x: Float32Array, dst: Float32Array, b: number, h: number, t: number, d: number, hd: number): void {
-  for (let i = 0; i < t; i++) {
-    const src = (b * t + i) * d + h * hd;
-    for (let j = 0; j < hd; j++) dst[i * hd + j] = x[src + j];
-  }
-}
-
-/** src [T, hd] → image b, head h of out [B·T, D]. */
-function headMerge(src: Float32Array, out: Float32Array, b: number, h: number, t: number, d: number, hd: number): void {
-  for (let i = 0; i < t; i++) {
-    const dst = (b * t + i) * d + h * hd;
-    for (let j = 0; j < hd; j++) out[dst + j] = src[i * hd + j];
-  }
 }

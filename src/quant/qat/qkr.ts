@@ -10,9 +10,10 @@
  *
  * The heads' W_qk,h are stacked into one [H·C, C] weight, so U = X̂·W_qkᵀ is an ordinary linear layer
  * whose columns h·C…(h+1)·C hold U_hᵀ, and head h's scores are X̂·Û_hᵀ — a product shaped like Q·Kᵀ
- * with every head reading the whole X̂ and reducing over C instead of d.
+ * with every head reading the whole X̂ and reducing over C instead of d (heads.ts computes it).
  */
 import { gemm } from '../../model/layers/matmul.js';
+import { gatherHead, scatterHead } from '../heads.js';
 
 /** The sizes of one block's attention: C channels, H heads of d = C/H. */
 export interface QkrShape {
@@ -48,24 +49,6 @@ export function qkrWeightBackward(qkv: Float32Array, dWqk: Float32Array, dQkv: F
 }
 
 /**
- * Scores of every (image, head) into probs [(b·H + h)·T·T …], scaled by `scale`, before softmax:
- * S = X̂_b [T, C] · Û_{b,h}ᵀ, Û_{b,h} = image b's rows of columns h·C…(h+1)·C of û [B·T, H·C].
- */
-export function qkrScores(xq: Float32Array, uq: Float32Array, probs: Float32Array, batch: number, t: number, s: QkrShape, scale: number): void {
-  const { c, heads } = s;
-  const uh = new Float32Array(t * c);
-  for (let b = 0; b < batch; b++) {
-    const xb = xq.subarray(b * t * c, (b + 1) * t * c);
-    for (let h = 0; h < heads; h++) {
-      gatherColumns(uq, uh, b * t, t, heads * c, h * c, c);
-      const out = probs.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
-      gemm(xb, uh, out, { m: t, k: c, n: t, transB: true });
-      for (let j = 0; j < t * t; j++) out[j] *= scale;
-    }
-  }
-}
-
-/**
  * Given dS per (image, head) (through softmax and the scale already), the gradients of the two
  * operands: dX̂ [B·T, C] += Σ_h dS·Û_h (every head read the whole X̂), dÛ [B·T, H·C] = dSᵀ·X̂ per head.
  */
@@ -80,18 +63,10 @@ export function qkrScoresBackward(
     const dxb = dx.subarray(b * t * c, (b + 1) * t * c);
     for (let h = 0; h < heads; h++) {
       const dS = dScores.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t);
-      gatherColumns(uq, uh, b * t, t, heads * c, h * c, c);
+      gatherHead(uq, uh, b, h, t, heads * c, c);
       gemm(dS, uh, dxb, { m: t, k: t, n: c, accumulate: true });
       gemm(dS, xb, duh, { m: t, k: t, n: c, transA: true });
-      for (let r = 0; r < t; r++) du.set(duh.subarray(r * c, (r + 1) * c), (b * t + r) * heads * c + h * c);
+      scatterHead(duh, du, b, h, t, heads * c, c);
     }
-  }
-}
-
-/** Rows from…from+rows of x [·, width], columns at…at+cols → dst [rows, cols]. */
-function gatherColumns(x: Float32Array, dst: Float32Array, from: number, rows: number, width: number, at: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    const src = (from + r) * width + at;
-    dst.set(x.subarray(src, src + cols), r * cols);
   }
 }

@@ -28,12 +28,12 @@ import { linearBackward, linearForward } from '../../model/layers/linear.js';
 import { gemm } from '../../model/layers/matmul.js';
 import { addClassAndPosition, im2col } from '../../model/layers/patch-embed.js';
 import { flatLayout, flattenParams, paramsFromFlat, type FlatLayout } from '../../model/train.js';
+import { attentionScores, gatherHead, scatterHead } from '../heads.js';
 import { linearWeightShape, quantOpNames, type AttentionForm } from '../spec.js';
 import {
   lsqBackward, lsqForward, lsqWeightBackward, lsqWeightForward, n2uqWeightBackward, statsqForward, thresholdBackward, thresholdForward,
   type LsqAct, type LsqActGrad, type ThresholdAct, type ThresholdActGrad,
 } from './fake-quantizers.js';
-import { attentionScores, gatherHead, scatterHead } from '../heads.js';
 import { qkrScoresBackward, qkrWeight, qkrWeightBackward, type QkrShape } from './qkr.js';
 
 export type QatMethod = 'lsq' | 'n2uq' | 'ofq';
@@ -355,8 +355,9 @@ export function qatForward(
       n1q = act(pre + 'attn.qkv.input', n1, m, d, t);
       const qkv = new Float32Array(m * 3 * d);
       linearForward(n1q, weights.get(pre + 'attn.qkv') as Float32Array, p(pre + 'attn.qkv.bias'), qkv, m, d, 3 * d);
-      const [q, k, vAll] = splitQkv(qkv, m, d);
-      v = vAll;
+      let q: Float32Array;
+      let k: Float32Array;
+      [q, k, v] = splitQkv(qkv, m, d);
       const qq = act(pre + 'attn.qk.a', q, m, d, t);
       const kq = act(pre + 'attn.qk.b', k, m, d, t);
       attentionScores(qq, kq, probs, { batch, tokens: t, heads, k: hd, sharedA: false }, scale);
@@ -579,7 +580,8 @@ function weightBackward(model: QatModel, grads: QatGrads, op: string, dWhat: Flo
   const wq = model.weights.get(op) as QatWeight;
   const block = op.slice(0, op.lastIndexOf('.'));
   if (op.endsWith('.attn.qkr')) {
-    // StatsQ's identity STE, then the product rule onto qkv's q and k rows.
+    // QKR is OFQ's alone, so W_qk is under StatsQ: its identity STE, then the product rule onto
+    // qkv's q and k rows.
     const qkvW = (model.params.get(`${block}.qkv.weight`) as Tensor).data;
     qkrWeightBackward(qkvW, dWhat, (grads.params.get(`${block}.qkv.weight`) as Tensor).data, shapeOf(model.config, 1).qkr);
     return;

@@ -72,7 +72,8 @@ export * from './cost/index.js';
 
 // dse: sweeps over designs and quantisation
 export { loadSweep, parseSweep, expandAxes, type SweepSpec, type Constraint, type Objective as SweepObjective, type Sampling, type AccuracySpec } from './dse/spec.js';
-export { readResults, designFromPoint, METRICS, type PointResult, type PointMetrics, type SweepRecord, type Metric } from './dse/result.js';
+export { METRICS, type PointResult, type PointMetrics, type Metric } from './dse/result.js';
+export { readResults, designFromPoint, type SweepRecord } from './dse/output-dir.js';
 export { runSweep, sweepPoints, type RunOptions, type RunSummary } from './dse/run.js';
 export { mergeSweeps } from './dse/merge.js';
 export { evaluator } from './dse/evaluate.js';

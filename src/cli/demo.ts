@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../config/errors.js';
-import { designFromPoint, readResults } from '../dse/result.js';
+import { designFromPoint, readResults } from '../dse/output-dir.js';
 import { runSweep } from '../dse/run.js';
 import { parseSweep } from '../dse/spec.js';
 import { writeSweepReport, type SweepReport } from '../report/sweep-report.js';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UserError } from '../config/errors.js';
 import { OBJECTIVES, parseObjectives, type Objective } from '../dse/pareto.js';
-import { designFromPoint, readResults, RESULTS_FILE, type PointResult } from '../dse/result.js';
+import { designFromPoint, readResults, RESULTS_FILE } from '../dse/output-dir.js';
+import type { PointResult } from '../dse/result.js';
 import type { SweepSpec } from '../dse/spec.js';
 import { writeSweepReport, type SweepReport } from '../report/sweep-report.js';
 

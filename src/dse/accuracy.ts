@@ -8,19 +8,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { UserError } from '../config/errors.js';
-import type { PointQuant } from './design.js';
+import type { AccuracyLookup, AccuracyValue } from './accuracy-lookup.js';
 import { measuredAccuracy } from './measured.js';
 import type { SweepSpec } from './spec.js';
-
-export interface AccuracyValue {
-  /** Top-1 in percent. */
-  top1: number;
-  /** The citation, or the measurement it came from. */
-  source: string;
-}
-
-/** The accuracy of a point's quantisation of `model` (a workload name), or null when the source has none. */
-export type AccuracyLookup = (quant: PointQuant, model: string) => Promise<AccuracyValue | null>;
 
 export function accuracySource(spec: SweepSpec, cacheDir: string | undefined): AccuracyLookup {
   switch (spec.accuracy.source) {

@@ -25,7 +25,25 @@ import type { Trace } from '../trace/trace.js';
 import { loadWorkload, workloadAttention, type Workload } from '../trace/workload.js';
 import { AXES, type SweepMethod } from './axes.js';
 import type { ParamValue } from './result.js';
-import type { SweepSpec } from './spec.js';
+
+/** The quantisation every point starts from. */
+export interface QuantBase {
+  method: SweepMethod;
+  wbits: number;
+  abits: number;
+  accBits: number;
+}
+
+/**
+ * What a design reads from its sweep spec (a SweepSpec is one): declared here so that spec.ts, which
+ * checks its axes by designing them, and this file do not import each other.
+ */
+export interface DesignBase {
+  base: string;
+  workload: string;
+  batch?: number;
+  quant: QuantBase;
+}
 
 /** A point's quantisation, after its axes are applied to the spec's base. */
 export interface PointQuant {
@@ -46,7 +64,7 @@ export interface PointDesign {
 }
 
 /** One point's design and trace (no caching: for reports and tests). */
-export function designOf(spec: SweepSpec, params: Record<string, ParamValue>): { arch: Accelerator; trace: Trace } {
+export function designOf(spec: DesignBase, params: Record<string, ParamValue>): { arch: Accelerator; trace: Trace } {
   const { arch, trace } = designer(spec).design(params);
   return { arch, trace };
 }
@@ -55,7 +73,7 @@ export function designOf(spec: SweepSpec, params: Record<string, ParamValue>): {
  * Designs points of one sweep, reading the base design and the workload once and reusing parsed
  * designs and traces between points that share them (both are pure functions of their keys).
  */
-export function designer(spec: SweepSpec): { design(params: Record<string, ParamValue>): PointDesign } {
+export function designer(spec: DesignBase): { design(params: Record<string, ParamValue>): PointDesign } {
   const baseFile = resolvePreset(ARCH_DIR, spec.base);
   if (baseFile === undefined) throw new UserError(`base "${spec.base}" is neither an arch file nor a preset (presets: ${archPresets().join(', ')})`);
   const base = readJsonFile(baseFile) as ArchFile;
@@ -105,7 +123,7 @@ export function designer(spec: SweepSpec): { design(params: Record<string, Param
 }
 
 /** The spec's quantisation with the point's quant axes applied. */
-export function pointQuant(spec: SweepSpec, params: Record<string, ParamValue>): PointQuant {
+export function pointQuant(spec: DesignBase, params: Record<string, ParamValue>): PointQuant {
   const num = (name: string): number | undefined => (typeof params[name] === 'number' ? (params[name] as number) : undefined);
   const budget = num('quant.budget');
   const both = budget ?? num('quant.bits');
@@ -122,7 +140,7 @@ export function pointQuant(spec: SweepSpec, params: Record<string, ParamValue>):
  * Refuses, with one line, an axis value that cannot make a design: each value is applied alone to
  * the base, and the design must parse, build its trace and be priceable.
  */
-export function checkDesignAxes(spec: SweepSpec, axes: { name: string; values: ParamValue[] }[], file: string): void {
+export function checkDesignAxes(spec: DesignBase, axes: { name: string; values: ParamValue[] }[], file: string): void {
   let d: ReturnType<typeof designer> | undefined;
   const check = (params: Record<string, ParamValue>, where: string): void => {
     try {

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../config/errors.js';
 import { loadWorkload } from '../trace/workload.js';
-import type { AccuracyLookup, AccuracyValue } from './accuracy.js';
+import type { AccuracyLookup, AccuracyValue } from './accuracy-lookup.js';
 import type { PointQuant } from './design.js';
 import type { SweepSpec } from './spec.js';
 

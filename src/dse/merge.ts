@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../config/errors.js';
-import { readRecord, RECORD_FILE, RESULTS_FILE, type SweepRecord } from './result.js';
+import { readRecord, RECORD_FILE, RESULTS_FILE, type SweepRecord } from './output-dir.js';
 import { writeWhole } from './run.js';
 
 export interface MergeSummary {

@@ -17,7 +17,8 @@ import { accuracySource } from './accuracy.js';
 import { pointQuant } from './design.js';
 import { nsga2 } from './nsga2.js';
 import { pointPool, type PointJob, type PoolOptions } from './pool.js';
-import { RECORD_FILE, RESULTS_FILE, type PointResult, type SweepRecord } from './result.js';
+import { RECORD_FILE, RESULTS_FILE, type SweepRecord } from './output-dir.js';
+import type { PointResult } from './result.js';
 import { gridGenes, paramsOf, plannedGridIndices, shardRange } from './sample.js';
 import { expandAxes, type SweepSpec } from './spec.js';
 

@@ -12,7 +12,7 @@ import { POST_TRAINING_METHODS } from '../quant/spec.js';
 import { readJsonFile, validateWithSchema } from '../config/schema.js';
 import { axisValues, SWEEP_METHODS, type AxisSpec, type SweepMethod } from './axes.js';
 import { loadWorkload } from '../trace/workload.js';
-import { checkDesignAxes } from './design.js';
+import { checkDesignAxes, type QuantBase } from './design.js';
 import { METRICS, type Metric, type ParamValue } from './result.js';
 
 export const SWEEPS_DIR = fileURLToPath(new URL('../../sweeps/', import.meta.url));
@@ -40,14 +40,6 @@ export type AccuracySpec =
   | { source: 'none' }
   | { source: 'literature'; tables: string[] }
   | { source: 'measured'; images: number; calibration: number; seed: number; cacheDir?: string };
-
-/** The quantisation every point starts from. */
-export interface QuantBase {
-  method: SweepMethod;
-  wbits: number;
-  abits: number;
-  accBits: number;
-}
 
 /** A validated sweep, defaults filled, paths absolute. */
 export interface SweepSpec {

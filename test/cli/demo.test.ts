@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoCommand } from '../../src/cli/demo.js';
-import { designFromPoint, readResults } from '../../src/dse/result.js';
+import { designFromPoint, readResults } from '../../src/dse/output-dir.js';
 import { loadSweep } from '../../src/dse/spec.js';
 import { simulateTrace } from '../../src/hw/simulate.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runReport } from '../../src/cli/report.js';
 import { UserError } from '../../src/config/errors.js';
-import { readResults } from '../../src/dse/result.js';
+import { readResults } from '../../src/dse/output-dir.js';
 import { runSweep } from '../../src/dse/run.js';
 import { parseSweep } from '../../src/dse/spec.js';
 import type { SweepReport } from '../../src/report/sweep-report.js';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { designComponents, designTechnology, priceSimulation } from '../../src/cost/simulation.js';
 import { evaluator, INVALID_DESIGN } from '../../src/dse/evaluate.js';
-import { designFromPoint } from '../../src/dse/result.js';
+import { designFromPoint } from '../../src/dse/output-dir.js';
 import { gridGenes, gridSize, paramsOf } from '../../src/dse/sample.js';
 import { expandAxes, parseSweep } from '../../src/dse/spec.js';
 import { simulateTrace } from '../../src/hw/simulate.js';

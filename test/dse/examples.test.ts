@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluator } from '../../src/dse/evaluate.js';
 import { measuredAccuracy } from '../../src/dse/measured.js';
-import { readResults } from '../../src/dse/result.js';
+import { readResults } from '../../src/dse/output-dir.js';
 import { runSweep, sweepPoints } from '../../src/dse/run.js';
 import { gridGenes, gridSize, paramsOf } from '../../src/dse/sample.js';
 import { expandAxes, loadSweep, SWEEPS_DIR } from '../../src/dse/spec.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { mergeSweeps } from '../../src/dse/merge.js';
-import { readResults } from '../../src/dse/result.js';
+import { readResults } from '../../src/dse/output-dir.js';
 import { runSweep } from '../../src/dse/run.js';
 import { loadSweep } from '../../src/dse/spec.js';
 import { refusal } from '../refusal.js';

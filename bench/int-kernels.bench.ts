@@ -12,7 +12,7 @@
  */
 import { cpus } from 'node:os';
 import { intGemm, intGemmWasm, type IntGemmShape } from '../src/kernels/int-gemm.js';
-import { bestSecondsPerCall } from './timing.js';
+import { bestSecondsPerCall, perMatrix } from './timing.js';
 
 type Kernel = (a: Int16Array, b: Int16Array, c: Float64Array, shape: IntGemmShape) => void;
 
@@ -53,17 +53,6 @@ export async function run(): Promise<void> {
       `${name.padEnd(34)} ${dims.padEnd(14)} ${fmt(naive)} ${fmt(wasm)} ${fmt(dispatched)}  ${(wasm / naive).toFixed(0).padStart(5)}×`,
     );
   }
-}
-
-/** One call per matrix of the stack, as the attention layer calls per (image, head). */
-function perMatrix(kernel: Kernel, count: number): Kernel {
-  if (count === 1) return kernel;
-  return (a, b, c, shape) => {
-    const { m, k, n } = shape;
-    for (let i = 0; i < count; i++) {
-      kernel(a.subarray(i * m * k, (i + 1) * m * k), b.subarray(i * k * n, (i + 1) * k * n), c.subarray(i * m * n, (i + 1) * m * n), shape);
-    }
-  };
 }
 
 /** The loop anyone would write first: no tiling, number accumulator, strides hoisted out of it. */

@@ -9,7 +9,7 @@
  */
 import { gemm, gemmWasm } from '../src/kernels/gemm.js';
 import { gemmReference, type GemmShape } from '../src/kernels/gemm-reference.js';
-import { bestSecondsPerCall } from './timing.js';
+import { bestSecondsPerCall, perMatrix } from './timing.js';
 
 type Kernel = (a: Float32Array, b: Float32Array, c: Float32Array, shape: GemmShape) => void;
 
@@ -52,17 +52,6 @@ export async function run(): Promise<void> {
       `${name.padEnd(34)} ${dims.padEnd(14)} ${fmt(naive)} ${fmt(reference)} ${fmt(wasm)} ${fmt(dispatched)}  ${(wasm / naive).toFixed(0).padStart(5)}×`,
     );
   }
-}
-
-/** One call per matrix of the stack, as the attention layer calls per (image, head). */
-function perMatrix(kernel: Kernel, count: number): Kernel {
-  if (count === 1) return kernel;
-  return (a, b, c, shape) => {
-    const { m, k, n } = shape;
-    for (let i = 0; i < count; i++) {
-      kernel(a.subarray(i * m * k, (i + 1) * m * k), b.subarray(i * k * n, (i + 1) * k * n), c.subarray(i * m * n, (i + 1) * m * n), shape);
-    }
-  };
 }
 
 /** The loop anyone would write first: no tiling, float64 accumulator, strides hoisted out of it. */

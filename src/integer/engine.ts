@@ -5,6 +5,7 @@
  * Images are independent, so the result of an image does not depend on the batch it came in or on
  * the thread that ran it. Only the logits leave the integer domain: accumulator · its real scale.
  */
+import { im2col } from '../model/layers/patch-embed.js';
 import { accumulate, OverflowCounter } from './accumulator.js';
 import type { BlockProgram, IntegerProgram, LinearStage, QkrBlock, ResidualAdd, SoftmaxKernel, StandardBlock } from './compile.js';
 import { iSoftmaxRow } from './ibert.js';
@@ -89,30 +90,17 @@ class Run {
     if (stats) this.tallies = new Map();
   }
 
-  /** im2col of the raw pixels straight into u8 codes [B·Np, C·P·P]. */
+  /** The raw pixels as u8 codes, im2col'd into [B·Np, C·P·P]. */
   pixelCodes(pixels: Float32Array): Int16Array {
     const { config, pixel } = this.program;
     const { inChans: channels, imgSize: s, patchSize: p } = config;
-    const grid = s / p;
-    const cols = channels * p * p;
-    const codes = scratch16('pixels', this.batch * grid * grid * cols);
-    for (let b = 0; b < this.batch; b++) {
-      for (let gy = 0; gy < grid; gy++) {
-        for (let gx = 0; gx < grid; gx++) {
-          const row = ((b * grid + gy) * grid + gx) * cols;
-          for (let c = 0; c < channels; c++) {
-            for (let ky = 0; ky < p; ky++) {
-              const src = ((b * channels + c) * s + gy * p + ky) * s + gx * p;
-              const dst = row + (c * p + ky) * p;
-              for (let kx = 0; kx < p; kx++) {
-                const code = Math.floor(pixels[src + kx] / pixel.scale + 0.5) + pixel.zeroPoint;
-                codes[dst + kx] = code < pixel.lo ? pixel.lo : code > pixel.hi ? pixel.hi : code;
-              }
-            }
-          }
-        }
-      }
+    const images = scratch16('pixelImages', pixels.length);
+    for (let i = 0; i < pixels.length; i++) {
+      const code = Math.floor(pixels[i] / pixel.scale + 0.5) + pixel.zeroPoint;
+      images[i] = code < pixel.lo ? pixel.lo : code > pixel.hi ? pixel.hi : code;
     }
+    const codes = scratch16('pixels', pixels.length);
+    im2col(images, codes, { batch: this.batch, channels, imgSize: s, patchSize: p });
     this.tally('patch_embed.proj', 'a', codes, codes.length);
     return codes;
   }

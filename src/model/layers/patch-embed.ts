@@ -14,8 +14,11 @@ export interface PatchShape {
   patchSize: number;
 }
 
-/** images [B, C, H, W] → patches [B·Np, C·P·P] (overwritten), Np = (H/P)·(W/P). */
-export function im2col(images: Float32Array, patches: Float32Array, shape: PatchShape): void {
+/**
+ * images [B, C, H, W] → patches [B·Np, C·P·P] (overwritten), Np = (H/P)·(W/P). Float pixels for the
+ * model, or the integer engine's pixel codes.
+ */
+export function im2col<T extends Float32Array | Int16Array>(images: T, patches: T, shape: PatchShape): void {
   const { batch, channels, imgSize: s, patchSize: p } = shape;
   const grid = s / p;
   const cols = channels * p * p;

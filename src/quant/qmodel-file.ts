@@ -16,7 +16,7 @@ import {
   encodeTypedSafetensors, parseTypedSafetensors, readTypedSafetensors, writeTypedSafetensors,
   type TypedDtype, type TypedSafetensorsContents, type TypedTensor,
 } from '../model/safetensors.js';
-import { quantizedViTProblem } from './assemble.js';
+import { quantizedViTProblem } from './validate.js';
 import {
   attentionOf, isFloatParam, linearWeightShape, quantOpNames, QUANT_METHODS,
   type ActAddend, type AttentionForm, type ActQuant, type QuantizedViT, type QuantMethod, type QuantOp, type UniformQuant, type WeightQuant,

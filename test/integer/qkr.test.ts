@@ -8,7 +8,7 @@ import { operandStats } from '../../src/integer/stats.js';
 import { headDim, numTokens } from '../../src/model/config.js';
 import { loadDataset, type ImageSet } from '../../src/model/datasets.js';
 import { createRng } from '../../src/model/random.js';
-import { quantizedViTProblem } from '../../src/quant/assemble.js';
+import { quantizedViTProblem } from '../../src/quant/validate.js';
 import { fakeQuantLogits } from '../../src/quant/fakequant.js';
 import type { ActQuant, QuantizedViT, QuantLinear, QuantMatmul, UniformQuant } from '../../src/quant/spec.js';
 import { argmaxRows, qkrModel, testImages, uniformW8A8 } from './fixture.js';
